@@ -1,0 +1,23 @@
+"""Model registry: a config's `name` picks the class; variants are config flags."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+from torch import nn
+
+from ponder.models.base import DataSpec, ModelOutputs, count_parameters
+from ponder.models.transformer import Transformer, TransformerConfig
+from ponder.models.trm import TRM, TRMConfig
+
+ModelConfig = Annotated[TRMConfig | TransformerConfig, Field(discriminator="name")]
+
+_MODELS = {"trm": TRM, "transformer": Transformer}
+
+
+def build_model(config: TRMConfig | TransformerConfig, spec: DataSpec) -> nn.Module:
+    return _MODELS[config.name](config, spec)
+
+
+__all__ = ["DataSpec", "ModelConfig", "ModelOutputs", "build_model", "count_parameters"]

@@ -1,0 +1,27 @@
+"""Task registry: `get(name)` returns the task object for a puzzle family."""
+
+from __future__ import annotations
+
+from ponder.errors import UserError
+from ponder.tasks.base import Task
+from ponder.tasks.maze import MAZE
+
+_TASKS: dict[str, Task] = {
+    MAZE.name: MAZE,
+}
+
+
+def names() -> list[str]:
+    """Registered task names, sorted."""
+    return sorted(_TASKS)
+
+
+def get(name: str) -> Task:
+    """The task registered under `name`; UserError listing the known names otherwise."""
+    try:
+        return _TASKS[name]
+    except KeyError:
+        raise UserError(f"unknown task {name!r}; known tasks: {', '.join(names())}") from None
+
+
+__all__ = ["Task", "get", "names"]

@@ -1,0 +1,185 @@
+"""Typed run configs: YAML presets plus dotted `key=value` overrides, validated once.
+
+Unknown keys are an error that names the nearest valid keys; a wrong type or an out-of-range
+value is an error that names the key. Every error is a UserError (one line, exit 2).
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from ponder.errors import UserError
+from ponder.models import ModelConfig
+from ponder.models.base import FrozenConfig
+from ponder.models.transformer import TransformerConfig
+from ponder.models.trm import TRMConfig
+
+
+class DataConfig(FrozenConfig):
+    path: str = "data/maze_quick"  # dataset directory (HRM/TRM layout)
+    task: str | None = None  # taken from the dataset's ponder.json when not set
+
+
+class TrainConfig(FrozenConfig):
+    steps: int = Field(1000, gt=0)  # optimizer steps (one per supervision segment)
+    global_batch_size: int = Field(64, gt=0)  # split across DDP ranks
+    lr: float = Field(1e-4, gt=0)
+    lr_min_ratio: float = Field(0.1, ge=0, le=1)  # cosine decays to lr * this
+    warmup_steps: int = Field(0, ge=0)
+    schedule: Literal["cosine", "constant"] = "cosine"
+    optimizer: Literal["adamw", "adam_atan2"] = "adamw"
+    betas: tuple[float, float] = (0.9, 0.95)
+    weight_decay: float = Field(0.1, ge=0)
+    grad_clip: float = Field(1.0, ge=0)  # 0 disables clipping
+    loss: Literal["softmax", "stablemax"] = "softmax"
+    halt_loss_weight: float = Field(0.5, ge=0)
+    N_sup: int = Field(16, gt=0)  # max supervision segments per example (paper N_sup)
+    halting: bool = True  # ACT: halt early when q_halt > 0 (else always run N_sup)
+    halt_exploration_prob: float = Field(0.1, ge=0, le=1)
+    ema: bool = False
+    ema_rate: float = Field(0.999, gt=0, lt=1)
+    log_every: int = Field(10, gt=0)
+    eval_every: int = Field(0, ge=0)  # 0: evaluate only at the end
+    eval_examples: int = Field(256, ge=0)  # test examples for periodic evals (0: all)
+    checkpoint_every: int = Field(200, ge=0)  # 0: only at the end
+
+
+class EvalConfig(FrozenConfig):
+    batch_size: int = Field(256, gt=0)
+    samples_png: int = Field(6, ge=0)  # mazes drawn in eval/samples.png (failures first)
+
+
+class RunConfig(FrozenConfig):
+    name: str = "run"  # the run directory is runs/<name> unless run_dir is set
+    run_dir: str | None = None
+    seed: int = 0
+    deterministic: bool = False  # deterministic kernels (resume continues bit-identically)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    compile: bool = False
+    data: DataConfig = DataConfig()
+    model: ModelConfig = TRMConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+
+    def resolved_run_dir(self) -> Path:
+        return Path(self.run_dir) if self.run_dir else Path("runs") / self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:
+    """Load a YAML preset (or the defaults when path is None) and apply dotted overrides."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        raw = _read_yaml(Path(path))
+    for item in overrides:
+        key, value = _parse_override(item)
+        _set_dotted(raw, key, value)
+    return config_from_dict(raw)
+
+
+def config_from_dict(raw: dict[str, Any]) -> RunConfig:
+    _reject_unknown_keys(raw)
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(p) for p in first["loc"] if not _is_union_tag(p))
+        got = first.get("input")
+        raise UserError(f"config key '{key}': {first['msg'].lower()} (got {got!r})") from None
+
+
+def _is_union_tag(part: Any) -> bool:
+    return part in ("trm", "transformer")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise UserError(
+            f"config file {path} is not valid YAML: {str(err).splitlines()[0]}"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"config file {path} must hold a mapping of keys to values")
+    return data
+
+
+def _parse_override(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        raise UserError(f"override '{item}' must look like key=value (for example train.lr=1e-3)")
+    key, text = item.split("=", 1)
+    try:
+        value = yaml.safe_load(text) if text else ""
+    except yaml.YAMLError:
+        value = text
+    return key.strip(), value
+
+
+def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = raw
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UserError(f"config key '{key}': '{part}' is a value, not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "data": DataConfig,
+    "train": TrainConfig,
+    "eval": EvalConfig,
+}
+_MODEL_CLASSES: dict[str, type[BaseModel]] = {"trm": TRMConfig, "transformer": TransformerConfig}
+
+
+def valid_keys(model_name: str = "trm") -> list[str]:
+    """Every dotted key a config may set (model keys depend on the chosen model)."""
+    keys = [k for k in RunConfig.model_fields if k not in (*_SECTIONS, "model")]
+    for section, cls in _SECTIONS.items():
+        keys += [f"{section}.{k}" for k in cls.model_fields]
+    model_cls = _MODEL_CLASSES.get(model_name, TRMConfig)
+    keys += [f"model.{k}" for k in model_cls.model_fields]
+    return keys
+
+
+def _reject_unknown_keys(raw: dict[str, Any]) -> None:
+    model_name = str((raw.get("model") or {}).get("name", "trm"))
+    if model_name not in _MODEL_CLASSES:
+        known = ", ".join(_MODEL_CLASSES)
+        raise UserError(f"config key 'model.name': unknown model '{model_name}' (known: {known})")
+    known = set(valid_keys(model_name))
+    for key in _flatten_keys(raw):
+        if key not in known:
+            near = difflib.get_close_matches(key, sorted(known), n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(near)}?" if near else ""
+            raise UserError(f"unknown config key '{key}'{hint}")
+
+
+def _flatten_keys(raw: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for key, value in raw.items():
+        dotted = f"{prefix}{key}"
+        is_section = prefix == "" and key in (*_SECTIONS, "model")
+        if is_section and isinstance(value, dict):
+            keys += _flatten_keys(value, dotted + ".")
+        else:
+            keys.append(dotted)
+    return keys
+
+
+def dump_config(config: RunConfig) -> str:
+    return yaml.safe_dump(config.to_dict(), sort_keys=False)

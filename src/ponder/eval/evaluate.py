@@ -1,0 +1,201 @@
+"""Evaluation: run every segment, decode, and let the task's verifier judge each answer.
+
+Exact accuracy means the verifier accepted the whole answer (for mazes: valid, connected and
+of optimal length; any shortest path counts). Labels are used only as the reference for
+path_f1 and cell_acc, never to decide correctness.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ponder.data.format import Split
+from ponder.data.loader import eval_batches
+
+
+@dataclass
+class Predictions:
+    final: np.ndarray  # (N, L) argmax tokens after the last segment
+    at_halt: np.ndarray  # (N, L) argmax tokens at the segment the model would halt
+    halt_step: np.ndarray  # (N,) 1-based segment where q_halt > 0 first (N_sup if never)
+    index: np.ndarray  # (N,) example positions in the split
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    split: Split,
+    *,
+    n_sup: int,
+    batch_size: int,
+    device: torch.device,
+    limit: int = 0,
+) -> Predictions:
+    """Run each example for all n_sup segments from a fresh carry (the full limit, as the
+    papers evaluate), remembering where the halting head would have stopped."""
+    finals, halts, steps, indices = [], [], [], []
+    seen = 0
+    for batch in eval_batches(split, batch_size):
+        if limit and seen >= limit:
+            break
+        batch = {k: v.to(device) for k, v in batch.items()}
+        final, at_halt, halt_step = _run_segments(model, batch, n_sup, device)
+        finals.append(final)
+        halts.append(at_halt)
+        steps.append(halt_step)
+        indices.append(batch["index"].cpu().numpy())
+        seen += len(final)
+    cut = limit or None
+    return Predictions(
+        final=np.concatenate(finals)[:cut],
+        at_halt=np.concatenate(halts)[:cut],
+        halt_step=np.concatenate(steps)[:cut],
+        index=np.concatenate(indices)[:cut],
+    )
+
+
+def _run_segments(model, batch, n_sup: int, device):
+    b = batch["inputs"].shape[0]
+    carry = model.init_carry(b, device)
+    halt_step = torch.full((b,), n_sup, dtype=torch.long, device=device)
+    at_halt = None
+    for segment in range(1, n_sup + 1):
+        carry, out = model(carry, batch)
+        pred = out.logits.argmax(-1)  # (B, L)
+        at_halt = pred.clone() if at_halt is None else at_halt
+        newly = (out.q_halt > 0) & (halt_step == n_sup) & (segment < n_sup)
+        halt_step = torch.where(newly, segment, halt_step)
+        not_yet = (halt_step >= segment).view(-1, 1)
+        at_halt = torch.where(not_yet, pred, at_halt)
+    return pred.cpu().numpy(), at_halt.cpu().numpy(), halt_step.cpu().numpy()
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion (sound near 0% and 100%, unlike the
+    normal approximation)."""
+    if n == 0:
+        return 0.0, 0.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def judge(task, split: Split, preds: np.ndarray, index: np.ndarray) -> list[dict]:
+    """The task verifier's verdict on every predicted answer."""
+    shape = task.grid_shape(split.metadata.seq_len)
+    verdicts = []
+    for row, i in zip(preds, index, strict=True):
+        puzzle = task.decode(split.inputs[i], shape)
+        reference = task.decode(split.labels[i], shape)
+        answer = task.decode(row, shape)
+        verdicts.append(task.verify(puzzle, answer, reference))
+    return verdicts
+
+
+def summarise(verdicts: list[dict], preds: Predictions, early: list[dict], n_sup: int) -> dict:
+    """Aggregate verdicts: means of every metric, exact with its CI, halting statistics."""
+    n = len(verdicts)
+    report: dict = {"n": n}
+    for key in verdicts[0] if verdicts else []:
+        report[key] = float(np.mean([float(v[key]) for v in verdicts]))
+    exact_count = sum(bool(v.get("exact")) for v in verdicts)
+    report["exact_ci_low"], report["exact_ci_high"] = wilson_interval(exact_count, n)
+    report["halt_steps_mean"] = float(preds.halt_step.mean()) if n else 0.0
+    hist = np.bincount(preds.halt_step, minlength=n_sup + 1)[1:]
+    report["halt_steps_hist"] = [int(c) for c in hist]
+    report["early_exact"] = float(np.mean([bool(v.get("exact")) for v in early])) if n else 0.0
+    report["steps_saved"] = 1.0 - report["halt_steps_mean"] / n_sup if n else 0.0
+    return report
+
+
+def evaluate_model(
+    model: nn.Module,
+    task,
+    split: Split,
+    *,
+    n_sup: int,
+    batch_size: int,
+    device: torch.device,
+    limit: int = 0,
+) -> tuple[dict, Predictions, list[dict]]:
+    preds = predict(model, split, n_sup=n_sup, batch_size=batch_size, device=device, limit=limit)
+    verdicts = judge(task, split, preds.final, preds.index)
+    early = judge(task, split, preds.at_halt, preds.index)
+    return summarise(verdicts, preds, early, n_sup), preds, verdicts
+
+
+def scalar_metrics(report: dict) -> dict[str, float]:
+    """The numbers worth logging as scalars (drops the histogram)."""
+    return {k: float(v) for k, v in report.items() if isinstance(v, int | float)}
+
+
+def write_samples_png(
+    task, split: Split, preds: Predictions, verdicts: list[dict], out: Path, count: int
+) -> Path | None:
+    """Draw up to `count` examples, failures first, as puzzle / prediction / oracle."""
+    if count == 0 or not verdicts:
+        return None
+    order = sorted(range(len(verdicts)), key=lambda i: bool(verdicts[i].get("exact")))
+    failures = [i for i in order if not verdicts[i].get("exact")][: max(1, count // 2)]
+    successes = [i for i in order if verdicts[i].get("exact")]
+    chosen = (failures + successes)[:count]
+    if len(chosen) < count:
+        chosen += [i for i in order if i not in chosen][: count - len(chosen)]
+    shape = task.grid_shape(split.metadata.seq_len)
+    rows = []
+    for i in chosen:
+        ex = preds.index[i]
+        puzzle = task.decode(split.inputs[ex], shape)
+        rows.append((puzzle, task.decode(preds.final[i], shape), task.solve(puzzle), verdicts[i]))
+    return task.render_png(out, rows)
+
+
+def format_report(report: dict, title: str = "") -> str:
+    lo, hi = report["exact_ci_low"], report["exact_ci_high"]
+    lines = [title] if title else []
+    lines.append(
+        f"exact        {100 * report['exact']:6.2f}%  (95% CI {100 * lo:.1f}-{100 * hi:.1f}, n={report['n']})"
+    )
+    for key in ("valid", "connected", "optimal", "path_f1", "cell_acc"):
+        if key in report:
+            lines.append(f"{key:<12} {100 * report[key]:6.2f}%")
+    lines.append(
+        f"halting      mean {report['halt_steps_mean']:.2f} segments; halting early would give "
+        f"exact {100 * report['early_exact']:.2f}% and save {100 * report['steps_saved']:.1f}% of segments"
+    )
+    lines.append(f"halt steps   histogram {report['halt_steps_hist']}")
+    return "\n".join(lines)
+
+
+def format_side_by_side(reports: dict[str, dict]) -> str:
+    """A markdown table comparing several runs' reports."""
+    names = list(reports)
+    keys = ["params", "exact", "exact_ci", "valid", "connected", "optimal", "path_f1", "cell_acc"]
+    keys += ["halt_steps_mean", "train_seconds"]
+    lines = ["| metric | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for key in keys:
+        cells = [_cell(reports[n], key) for n in names]
+        if any(c != "" for c in cells):
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _cell(report: dict, key: str) -> str:
+    if key == "exact_ci":
+        return f"{100 * report['exact_ci_low']:.1f}-{100 * report['exact_ci_high']:.1f}%"
+    value = report.get(key)
+    if value is None:
+        return ""
+    if key in ("params",):
+        return f"{int(value):,}"
+    if key in ("halt_steps_mean", "train_seconds"):
+        return f"{value:.1f}"
+    return f"{100 * value:.2f}%"

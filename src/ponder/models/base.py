@@ -1,0 +1,70 @@
+"""What every model shares: the data it is built for, its outputs, and carry helpers.
+
+A model maps (carry, batch) -> (carry, outputs); one call is one supervision segment. The
+carry is a small dataclass of tensors whose first dimension is the batch; the engine resets
+the rows of halted examples and detaches the carry between optimizer steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+from pydantic import BaseModel, ConfigDict
+
+
+class FrozenConfig(BaseModel):
+    """Base for typed configs: frozen, and unknown keys are an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model needs to know about its dataset (read from dataset.json)."""
+
+    vocab_size: int
+    seq_len: int
+    grid_shape: tuple[int, int] | None = None
+    num_puzzle_identifiers: int = 1
+
+
+@dataclass
+class ModelOutputs:
+    logits: torch.Tensor  # (B, L, V)
+    q_halt: torch.Tensor  # (B,) halting logit: "the answer is right now"
+    q_continue: torch.Tensor | None = None  # (B,) where the model has a continue head
+
+
+def carry_where(mask: torch.Tensor, fresh, old):
+    """Rows where mask (B,) is true come from `fresh`, the others from `old`."""
+    values = {}
+    for field in dataclasses.fields(old):
+        a, b = getattr(fresh, field.name), getattr(old, field.name)
+        m = mask.view(-1, *([1] * (b.dim() - 1)))
+        values[field.name] = torch.where(m, a, b)
+    return type(old)(**values)
+
+
+def carry_detach(carry):
+    return type(carry)(
+        **{f.name: getattr(carry, f.name).detach() for f in dataclasses.fields(carry)}
+    )
+
+
+def carry_to_tensors(carry, prefix: str = "carry.") -> dict[str, torch.Tensor]:
+    return {prefix + f.name: getattr(carry, f.name) for f in dataclasses.fields(carry)}
+
+
+def carry_from_tensors(carry, tensors: dict[str, torch.Tensor], prefix: str = "carry."):
+    """Fill a carry of the same type as `carry` from saved tensors (same device as carry)."""
+    values = {}
+    for f in dataclasses.fields(carry):
+        ref = getattr(carry, f.name)
+        values[f.name] = tensors[prefix + f.name].to(device=ref.device, dtype=ref.dtype)
+    return type(carry)(**values)
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

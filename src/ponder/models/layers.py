@@ -1,0 +1,207 @@
+"""Shared building blocks: RMSNorm, SwiGLU, rotary and learned positions, attention, blocks.
+
+Everything is pure PyTorch. Blocks are post-norm as in HRM/TRM: x <- norm(x + f(x)), with an
+RMSNorm that has no learned scale. Shapes: B batch, L sequence, D hidden, H heads, Dh = D / H.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def rms_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """RMSNorm without a learned scale, computed in fp32 for stability under bf16 autocast."""
+    dtype = x.dtype
+    x = x.float()
+    x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+    return x.to(dtype)
+
+
+def trunc_normal_(tensor: torch.Tensor, std: float) -> torch.Tensor:
+    """Truncated normal at two standard deviations (the init HRM/TRM use for every weight)."""
+    return nn.init.trunc_normal_(tensor, mean=0.0, std=std, a=-2 * std, b=2 * std)
+
+
+class Linear(nn.Linear):
+    """Linear layer with LeCun-normal init (std 1/sqrt(fan_in)) and no bias by default."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = False):
+        super().__init__(in_features, out_features, bias=bias)
+        trunc_normal_(self.weight, std=1.0 / math.sqrt(in_features))
+        if bias:
+            nn.init.zeros_(self.bias)
+
+
+def swiglu_inner_size(hidden: int, expansion: float, multiple_of: int) -> int:
+    """Inner width of SwiGLU: 2/3 of expansion * hidden (so parameters match a plain MLP),
+    rounded up to a multiple (HRM: 512 * 4 * 2/3 -> 1536 with multiple 256)."""
+    inner = round(expansion * hidden * 2 / 3)
+    return -(-inner // multiple_of) * multiple_of
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, hidden: int, expansion: float, multiple_of: int = 256):
+        super().__init__()
+        inner = swiglu_inner_size(hidden, expansion, multiple_of)
+        self.gate_up = Linear(hidden, 2 * inner)
+        self.down = Linear(inner, hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)  # (B, L, inner) each
+        return self.down(F.silu(gate) * up)
+
+
+def rope_angles(positions: torch.Tensor, dim: int, base: float = 10000.0) -> torch.Tensor:
+    """Rotation angles (L, dim/2) for integer positions (L,) over `dim` channels."""
+    inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
+    return positions.float()[:, None] * inv_freq[None, :]
+
+
+class RotaryEmbedding(nn.Module):
+    """Rotary positions. 1D: angle from the flat index. 2D: half of each head's channels
+    rotate with the row, half with the column, so a grid neighbour is the same relative
+    rotation wherever it is (1D RoPE sees "below" as an offset of W, learned per width)."""
+
+    def __init__(self, head_dim: int, seq_len: int, grid_shape: tuple[int, int] | None):
+        super().__init__()
+        if grid_shape is None:
+            angles = rope_angles(torch.arange(seq_len), head_dim)  # (L, Dh/2)
+        else:
+            rows, cols = grid_shape
+            idx = torch.arange(seq_len)
+            half = head_dim // 2
+            angles = torch.cat(
+                [rope_angles(idx // cols, half), rope_angles(idx % cols, half)], dim=-1
+            )  # (L, Dh/2)
+            assert rows * cols == seq_len, "grid shape must cover the sequence"
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Rotate x (B, H, L, Dh) pairwise: channel i with channel i + Dh/2."""
+        x1, x2 = x.float().chunk(2, dim=-1)
+        cos, sin = self.cos, self.sin  # (L, Dh/2)
+        out = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+        return out.to(x.dtype)
+
+
+def local_window_mask(grid_shape: tuple[int, int], radius: int) -> torch.Tensor:
+    """Boolean (L, L) mask letting each cell attend to cells within Chebyshev distance
+    `radius` on the 2D grid: a locality prior (mazes are solved by local propagation)."""
+    rows, cols = grid_shape
+    r = torch.arange(rows * cols) // cols
+    c = torch.arange(rows * cols) % cols
+    near_rows = (r[:, None] - r[None, :]).abs() <= radius
+    near_cols = (c[:, None] - c[None, :]).abs() <= radius
+    return near_rows & near_cols
+
+
+class Attention(nn.Module):
+    """Non-causal multi-head self-attention through SDPA (fused kernels where available)."""
+
+    def __init__(self, hidden: int, num_heads: int):
+        super().__init__()
+        if hidden % num_heads:
+            raise ValueError(f"hidden size {hidden} is not divisible by {num_heads} heads")
+        self.num_heads = num_heads
+        self.qkv = Linear(hidden, 3 * hidden)
+        self.out = Linear(hidden, hidden)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        rotary: RotaryEmbedding | None,
+        mask: torch.Tensor | None,
+    ) -> torch.Tensor:
+        b, seq, d = x.shape
+        qkv = self.qkv(x).view(b, seq, 3, self.num_heads, d // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, H, L, Dh)
+        if rotary is not None:
+            q, k = rotary(q), rotary(k)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, L, Dh)
+        return self.out(y.transpose(1, 2).reshape(b, seq, d))
+
+
+class Block(nn.Module):
+    """Post-norm transformer block: x <- norm(x + attn(x)); x <- norm(x + mlp(x))."""
+
+    def __init__(self, hidden: int, num_heads: int, expansion: float, multiple_of: int):
+        super().__init__()
+        self.attn = Attention(hidden, num_heads)
+        self.mlp = SwiGLU(hidden, expansion, multiple_of)
+
+    def forward(
+        self, x: torch.Tensor, rotary: RotaryEmbedding | None, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        x = rms_norm(x + self.attn(x, rotary, mask))
+        return rms_norm(x + self.mlp(x))
+
+
+class TokenEmbedding(nn.Module):
+    """Token (and optionally learned position) embedding, init std 1/sqrt(D) and scaled by
+    sqrt(D) as in HRM, so inputs enter the post-norm stack at unit scale."""
+
+    def __init__(self, vocab_size: int, hidden: int, seq_len: int, learned_positions: bool):
+        super().__init__()
+        self.scale = math.sqrt(hidden)
+        self.tokens = nn.Embedding(vocab_size, hidden)
+        trunc_normal_(self.tokens.weight, std=1.0 / self.scale)
+        self.positions = None
+        if learned_positions:
+            self.positions = nn.Parameter(torch.empty(seq_len, hidden))
+            trunc_normal_(self.positions, std=1.0 / self.scale)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.tokens(tokens)  # (B, L, D)
+        if self.positions is not None:
+            # 1/sqrt(2) keeps the sum of two unit-scale embeddings at unit scale.
+            x = (x + self.positions) * (1 / math.sqrt(2))
+        return self.scale * x
+
+
+class Trunk(nn.Module):
+    """A stack of blocks sharing one rotary table and one attention mask: the "net" that a
+    recursive model applies many times, or a direct model applies once."""
+
+    def __init__(
+        self,
+        *,
+        hidden: int,
+        num_heads: int,
+        num_layers: int,
+        expansion: float,
+        multiple_of: int,
+        seq_len: int,
+        pos_encoding: str,
+        grid_shape: tuple[int, int] | None,
+        attn_window: int,
+    ):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            Block(hidden, num_heads, expansion, multiple_of) for _ in range(num_layers)
+        )
+        head_dim = hidden // num_heads
+        self.rotary = None
+        if pos_encoding == "rope":
+            self.rotary = RotaryEmbedding(head_dim, seq_len, None)
+        elif pos_encoding == "rope2d":
+            self.rotary = RotaryEmbedding(head_dim, seq_len, _require_grid(grid_shape))
+        mask = None
+        if attn_window > 0:
+            mask = local_window_mask(_require_grid(grid_shape), attn_window)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x, self.rotary, self.mask)
+        return x
+
+
+def _require_grid(grid_shape: tuple[int, int] | None) -> tuple[int, int]:
+    if grid_shape is None:
+        raise ValueError("2D positions and local attention need the grid shape")
+    return grid_shape

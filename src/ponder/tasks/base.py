@@ -1,0 +1,77 @@
+"""The contract every puzzle task meets.
+
+The data builder, the loader and the evaluator only talk to a task through this protocol,
+so they never need to know which puzzle family they are handling.
+
+Grids are `np.ndarray` of dtype uint8, shape (H, W), holding the task's token ids. Token
+sequences (what a model sees) are int64 arrays of shape (H * W,).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Task(Protocol):
+    """A puzzle family: generator, oracle, verifier, codec, text format and renderer."""
+
+    name: str  # registry key, e.g. "maze"
+    vocab_size: int  # number of token ids, PAD included
+    pad_id: int  # token id used for padding inputs
+    ignore_label_id: int  # label id the loss skips
+
+    def generate(self, rng: np.random.Generator, **params: Any) -> np.ndarray:
+        """A new puzzle grid; all randomness comes from `rng`."""
+        ...
+
+    def solve(self, puzzle: np.ndarray) -> np.ndarray:
+        """The oracle: one correct answer grid for `puzzle`."""
+        ...
+
+    def verify(
+        self, puzzle: np.ndarray, answer: np.ndarray, reference: np.ndarray | None = None
+    ) -> dict[str, float | bool]:
+        """Judge `answer` by the puzzle's rules; must never crash on garbage answers.
+
+        Always holds `exact` (the whole answer is correct); other keys are task metrics.
+        `reference` (default: `solve(puzzle)`) only feeds similarity metrics.
+        """
+        ...
+
+    def encode(self, grid: np.ndarray) -> np.ndarray:
+        """Grid (H, W) -> int64 tokens (H * W,)."""
+        ...
+
+    def decode(self, tokens: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Tokens (H * W,) -> uint8 grid (H, W); unknown ids become `pad_id`."""
+        ...
+
+    def grid_shape(self, seq_len: int) -> tuple[int, int]:
+        """The (H, W) of a grid flattened into `seq_len` tokens."""
+        ...
+
+    def parse(self, text: str) -> np.ndarray:
+        """The task's text format -> grid; UserError naming the first problem."""
+        ...
+
+    def format(self, grid: np.ndarray) -> str:
+        """Grid -> the task's text format; `parse(format(g))` equals `g`."""
+        ...
+
+    def render_ascii(self, grid: np.ndarray) -> str:
+        """Grid -> text meant for a terminal (may differ from `format`)."""
+        ...
+
+    def render_png(
+        self,
+        out_path: str | Path,
+        rows: Sequence[tuple[Any, ...]],
+        titles: Sequence[str] | None = None,
+    ) -> Path:
+        """Draw (puzzle, prediction, oracle[, verdict]) rows into a PNG at `out_path`."""
+        ...

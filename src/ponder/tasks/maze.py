@@ -1,0 +1,449 @@
+"""Maze task: shortest S->G route in a grid maze (HRM Maze-Hard vocabulary).
+
+Walls are cells. Rooms sit at odd (row, col); the cells between two rooms (one odd and one
+even coordinate) are the walls the generator may carve. An answer is the puzzle with PATH
+on the cells strictly between S and G of a route; the verifier accepts any shortest route,
+not only the oracle's.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import tempfile
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ponder.errors import UserError
+
+# Token ids, as in HRM's Maze-Hard data (PAD=0 so padding never looks like a maze cell).
+PAD, WALL, OPEN, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
+VOCAB_SIZE = 6
+
+_CHAR_TO_TOKEN = {"#": WALL, " ": OPEN, ".": OPEN, "S": START, "G": GOAL, "o": PATH}
+_TOKEN_TO_CHAR = {WALL: "#", OPEN: " ", START: "S", GOAL: "G", PATH: "o"}
+_UNKNOWN_CHAR = "?"  # PAD or an out-of-range id: shown, but parse() rejects it
+_PASSABLE = (OPEN, START, GOAL, PATH)
+_PUZZLE_TOKENS = (WALL, OPEN, START, GOAL)
+
+# Panel colours, indexed by token id: PAD, WALL, OPEN, START, GOAL, PATH.
+_COLOURS = ["#ff00ff", "#222222", "#f4f4f4", "#2ca02c", "#d62728", "#1f77b4"]
+
+
+class MazeTask:
+    """Generator, oracle, verifier, codec, text format and renderer for mazes."""
+
+    name = "maze"
+    vocab_size = VOCAB_SIZE
+    pad_id = PAD
+    ignore_label_id = PAD
+
+    # ----------------------------------------------------------------- generation
+
+    def generate(
+        self,
+        rng: np.random.Generator,
+        size: int = 15,
+        min_path: int = 0,
+        loop_fraction: float = 0.0,
+        max_tries: int = 1000,
+    ) -> np.ndarray:
+        """A (size, size) puzzle whose shortest S->G route has at least `min_path` moves."""
+        _check_generate_args(size, min_path, loop_fraction, max_tries)
+        size, min_path, max_tries = int(size), int(min_path), int(max_tries)
+        failure = f"could not generate a {size}x{size} maze with a shortest path of at least {min_path} moves"
+        most = _max_open_cells(size, loop_fraction) - 1  # a route visits each open cell once
+        if min_path > most:
+            raise UserError(f"{failure}: such a maze has at most {most} moves between two cells")
+        for _ in range(max_tries):
+            puzzle = _carve(rng, size, loop_fraction)
+            if self.shortest_path_length(puzzle) >= min_path:
+                return puzzle
+        raise UserError(f"{failure} in {max_tries} tries")
+
+    # ----------------------------------------------------------------- oracle
+
+    def shortest_path_length(self, puzzle: np.ndarray) -> int:
+        """Moves on a shortest S->G route, or -1 if G cannot be reached."""
+        puzzle = np.asarray(puzzle)
+        start, goal = _endpoints(puzzle)
+        dist, _ = _bfs(puzzle, start)
+        return dist.get(goal, -1)
+
+    def solve(self, puzzle: np.ndarray) -> np.ndarray:
+        """The oracle: the puzzle with PATH on one shortest route (fixed BFS tie-breaking)."""
+        _check_tokens(puzzle)
+        puzzle = np.asarray(puzzle)
+        start, goal = _endpoints(puzzle)
+        _, parent = _bfs(puzzle, start)
+        if goal not in parent:
+            raise UserError("no route from S to G")
+        answer = puzzle.copy()
+        flat = answer.reshape(-1)
+        cell = parent[goal]
+        while cell != start:
+            flat[cell] = PATH
+            cell = parent[cell]
+        return answer
+
+    # ----------------------------------------------------------------- verifier
+
+    def verify(
+        self, puzzle: np.ndarray, answer: np.ndarray, reference: np.ndarray | None = None
+    ) -> dict[str, float | bool]:
+        """Judge `answer` by the maze rules; any shortest route is exact.
+
+        `reference` (default: the oracle's answer) only feeds `path_f1` and `cell_acc`.
+        """
+        _check_tokens(puzzle)
+        puzzle = np.asarray(puzzle)
+        answer = _as_grid(answer, puzzle.shape, "answer")
+        reference = self.solve(puzzle) if reference is None else reference
+        reference = _as_grid(reference, puzzle.shape, "reference")
+        valid = _is_valid(puzzle, answer)
+        moves = _route_moves(puzzle, answer)
+        connected = moves >= 0
+        optimal = connected and moves == self.shortest_path_length(puzzle)
+        return {
+            "valid": valid,
+            "connected": connected,
+            "optimal": optimal,
+            "exact": valid and connected and optimal,
+            "path_f1": _path_f1(answer == PATH, reference == PATH),
+            "cell_acc": float(np.mean(answer == reference)),
+        }
+
+    # ----------------------------------------------------------------- codec
+
+    def encode(self, grid: np.ndarray) -> np.ndarray:
+        """Grid (H, W) -> int64 tokens (H * W,)."""
+        grid = np.asarray(grid)
+        if grid.ndim != 2:
+            raise UserError(f"a maze grid must be 2-D, got shape {grid.shape}")
+        return grid.astype(np.int64).reshape(-1)
+
+    def decode(self, tokens: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Tokens (H * W,) -> uint8 grid; ids outside 0..5 become PAD so they verify invalid."""
+        tokens = np.asarray(tokens).reshape(-1)
+        height, width = shape
+        if tokens.size != height * width:
+            raise UserError(f"{tokens.size} tokens cannot fill a {height}x{width} maze")
+        known = (tokens >= 0) & (tokens < VOCAB_SIZE)
+        return np.where(known, tokens, PAD).astype(np.uint8).reshape(height, width)
+
+    def grid_shape(self, seq_len: int) -> tuple[int, int]:
+        """Mazes are square: (side, side) with side * side == seq_len."""
+        side = math.isqrt(seq_len) if seq_len > 0 else 0
+        if side == 0 or side * side != seq_len:
+            raise UserError(f"a maze needs a square number of tokens, got {seq_len}")
+        return side, side
+
+    # ----------------------------------------------------------------- text format
+
+    def parse(self, text: str) -> np.ndarray:
+        """Text ('#' wall, ' ' or '.' open, 'S', 'G', 'o' path; one row a line) -> grid."""
+        lines = [line.removesuffix("\r") for line in text.split("\n")]
+        while lines and lines[-1] == "":  # trailing newline / blank line; spaces stay cells
+            lines.pop()
+        if not lines:
+            raise UserError("empty maze file: no rows")
+        width = len(lines[0])
+        for r, line in enumerate(lines, start=1):
+            if len(line) != width:
+                raise UserError(f"row {r} has {len(line)} cells, expected {width}")
+            for c, ch in enumerate(line, start=1):
+                if ch not in _CHAR_TO_TOKEN:
+                    raise UserError(f"unknown character {ch!r} at row {r}, column {c}")
+        rows = [[_CHAR_TO_TOKEN[ch] for ch in line] for line in lines]
+        return np.array(rows, dtype=np.uint8)
+
+    def parse_puzzle(self, text: str) -> np.ndarray:
+        """`parse`, then `check_puzzle`."""
+        grid = self.parse(text)
+        self.check_puzzle(grid)
+        return grid
+
+    def check_puzzle(self, grid: np.ndarray) -> None:
+        """UserError unless `grid` is a solvable puzzle: one S, one G, no PATH, a route."""
+        _check_tokens(grid)
+        if self.shortest_path_length(grid) < 0:
+            raise UserError("no route from S to G")
+
+    def format(self, grid: np.ndarray) -> str:
+        """Grid -> text, open cells as spaces; `parse(format(g)) == g` (PAD shows as '?')."""
+        return _to_text(grid, _TOKEN_TO_CHAR)
+
+    def render_ascii(self, grid: np.ndarray) -> str:
+        """Like `format`, with open cells as '.' so they are visible in a terminal."""
+        return _to_text(grid, {**_TOKEN_TO_CHAR, OPEN: "."})
+
+    # ----------------------------------------------------------------- pictures
+
+    def render_png(
+        self,
+        out_path: str | Path,
+        rows: Sequence[tuple[Any, ...]],
+        titles: Sequence[str] | None = None,
+    ) -> Path:
+        """One figure line per (puzzle, prediction, oracle[, verdict]) row, written atomically.
+
+        `verdict` is a dict from `verify`; when given, the prediction panel says exact/wrong.
+        `titles` (one per row) label the puzzle panels, e.g. with example ids.
+        """
+        if not rows:
+            raise UserError("render_png needs at least one row to draw")
+        if titles is not None and len(titles) != len(rows):
+            raise UserError(f"got {len(titles)} titles for {len(rows)} rows")
+        from matplotlib.figure import Figure  # lazy: plotting is rarely needed
+
+        fig = Figure(figsize=(9, 3 * len(rows)))
+        axes = fig.subplots(len(rows), 3, squeeze=False)
+        for i, row in enumerate(rows):
+            label = titles[i] if titles is not None else None
+            _draw_row(axes[i], row, label)
+        fig.tight_layout()
+        return _save_atomic(fig, Path(out_path))
+
+
+MAZE = MazeTask()
+
+
+# --------------------------------------------------------------------- generation helpers
+
+
+def _check_generate_args(size: int, min_path: int, loop_fraction: float, max_tries: int) -> None:
+    if not isinstance(size, numbers.Integral) or size < 5 or size % 2 == 0:
+        raise UserError(f"maze size must be an odd integer >= 5, got {size!r}")
+    if not isinstance(min_path, numbers.Integral) or min_path < 0:
+        raise UserError(f"min_path must be an integer >= 0, got {min_path!r}")
+    if not isinstance(loop_fraction, numbers.Real) or not 0.0 <= loop_fraction <= 1.0:
+        raise UserError(f"loop_fraction must be in [0, 1], got {loop_fraction!r}")
+    if not isinstance(max_tries, numbers.Integral) or max_tries < 1:
+        raise UserError(f"max_tries must be an integer >= 1, got {max_tries!r}")
+
+
+def _max_open_cells(size: int, loop_fraction: float) -> int:
+    """Open cells of any generated maze: the tree's, plus the knocked-out walls."""
+    m = (size - 1) // 2  # rooms per side
+    rooms = m * m
+    separators = 2 * m * (m - 1)
+    knocked = round(loop_fraction * (separators - (rooms - 1)))
+    return 2 * rooms - 1 + knocked
+
+
+def _carve(rng: np.random.Generator, size: int, loop_fraction: float) -> np.ndarray:
+    """One random puzzle: DFS spanning tree over rooms, optional loops, random S and G."""
+    grid = bytearray([WALL]) * (size * size)  # flat, index = row * size + col
+    _carve_tree(rng, grid, size)
+    _knock_walls(rng, grid, size, loop_fraction)
+    open_cells = [i for i, t in enumerate(grid) if t == OPEN]
+    start, goal = rng.choice(len(open_cells), size=2, replace=False)
+    grid[open_cells[start]] = START
+    grid[open_cells[goal]] = GOAL
+    return np.frombuffer(bytes(grid), dtype=np.uint8).reshape(size, size).copy()
+
+
+def _carve_tree(rng: np.random.Generator, grid: bytearray, size: int) -> None:
+    """Randomised depth-first search from a random room (iterative: no recursion limit)."""
+    m = (size - 1) // 2
+    rooms = [(2 * (k // m) + 1) * size + 2 * (k % m) + 1 for k in range(m * m)]
+    # Every push consumes one uniform; m*m - 1 pushes, so draw them all at once (fast).
+    uniforms = rng.random(m * m).tolist()
+    first = rooms[int(rng.integers(m * m))]
+    grid[first] = OPEN
+    stack, pushes = [first], 0
+    while stack:
+        cell = stack[-1]
+        r, c = divmod(cell, size)
+        fresh = [  # unvisited rooms two cells away: up, down, left, right
+            (r + dr) * size + c + dc
+            for dr, dc in ((-2, 0), (2, 0), (0, -2), (0, 2))
+            if 0 < r + dr < size - 1
+            and 0 < c + dc < size - 1
+            and grid[(r + dr) * size + c + dc] == WALL
+        ]
+        if not fresh:
+            stack.pop()
+            continue
+        nxt = fresh[int(uniforms[pushes] * len(fresh))]
+        pushes += 1
+        grid[(cell + nxt) // 2] = OPEN  # the wall cell between the two rooms
+        grid[nxt] = OPEN
+        stack.append(nxt)
+
+
+def _knock_walls(rng: np.random.Generator, grid: bytearray, size: int, fraction: float) -> None:
+    """Open `fraction` of the remaining room-separating walls, which creates loops."""
+    candidates = [
+        r * size + c
+        for r in range(1, size - 1)
+        for c in range(1, size - 1)
+        if (r + c) % 2 == 1 and grid[r * size + c] == WALL
+    ]
+    k = round(fraction * len(candidates))
+    if k == 0:
+        return
+    for i in rng.choice(len(candidates), size=k, replace=False).tolist():
+        grid[candidates[i]] = OPEN
+
+
+# --------------------------------------------------------------------- oracle helpers
+
+
+def _check_tokens(grid: np.ndarray) -> None:
+    """UserError unless `grid` is 2-D puzzle tokens with exactly one S and one G."""
+    grid = np.asarray(grid)
+    if grid.ndim != 2 or grid.size == 0:
+        raise UserError(f"a maze must be a non-empty 2-D grid, got shape {grid.shape}")
+    n_path = int(np.sum(grid == PATH))
+    if n_path:
+        raise UserError(f"puzzle has {n_path} path cells (o); a puzzle must not contain a path")
+    bad = np.setdiff1d(np.unique(grid), _PUZZLE_TOKENS)
+    if bad.size:
+        raise UserError(f"puzzle holds token {int(bad[0])}, which is not a maze cell")
+    for token, what in ((START, "starts (S)"), (GOAL, "goals (G)")):
+        count = int(np.sum(grid == token))
+        if count != 1:
+            raise UserError(f"found {count} {what}; a maze needs exactly one")
+
+
+def _endpoints(grid: np.ndarray) -> tuple[int, int]:
+    """Flat indices of the single S and G."""
+    flat = np.asarray(grid).reshape(-1)
+    starts, goals = np.flatnonzero(flat == START), np.flatnonzero(flat == GOAL)
+    if len(starts) != 1 or len(goals) != 1:
+        raise UserError(
+            f"found {len(starts)} starts (S) and {len(goals)} goals (G); a maze needs one of each"
+        )
+    return int(starts[0]), int(goals[0])
+
+
+def _neighbours(cell: int, height: int, width: int) -> list[int]:
+    """4-neighbours of a flat index, in a fixed order (up, left, right, down)."""
+    r, c = divmod(cell, width)
+    out = []
+    if r > 0:
+        out.append(cell - width)
+    if c > 0:
+        out.append(cell - 1)
+    if c < width - 1:
+        out.append(cell + 1)
+    if r < height - 1:
+        out.append(cell + width)
+    return out
+
+
+def _bfs(grid: np.ndarray, start: int) -> tuple[dict[int, int], dict[int, int]]:
+    """Distances and parents from `start` over passable cells (first discovery wins)."""
+    height, width = grid.shape
+    passable = np.isin(grid, _PASSABLE).reshape(-1).tolist()
+    dist, parent = {start: 0}, {start: start}
+    queue = deque([start])
+    while queue:
+        cell = queue.popleft()
+        for nxt in _neighbours(cell, height, width):
+            if passable[nxt] and nxt not in dist:
+                dist[nxt] = dist[cell] + 1
+                parent[nxt] = cell
+                queue.append(nxt)
+    return dist, parent
+
+
+# --------------------------------------------------------------------- verifier helpers
+
+
+def _as_grid(grid: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    grid = np.asarray(grid)
+    if grid.shape != shape:
+        raise UserError(f"{what} has shape {grid.shape} but the puzzle has shape {shape}")
+    return grid
+
+
+def _is_valid(puzzle: np.ndarray, answer: np.ndarray) -> bool:
+    """Fixed cells (WALL, S, G) unchanged; every other cell OPEN or PATH."""
+    fixed = np.isin(puzzle, (WALL, START, GOAL))
+    same = bool(np.all(answer[fixed] == puzzle[fixed]))
+    free_ok = bool(np.all(np.isin(answer[~fixed], (OPEN, PATH))))
+    return same and free_ok
+
+
+def _route_moves(puzzle: np.ndarray, answer: np.ndarray) -> int:
+    """Moves of the simple route S -> PATH cells -> G, or -1 if they do not form one.
+
+    S and G must have one route neighbour each and every PATH cell two, all in one
+    connected piece: that rules out gaps, branches, stray cells and detached cycles.
+    """
+    height, width = puzzle.shape
+    start, goal = _endpoints(puzzle)
+    route = set(np.flatnonzero(answer.reshape(-1) == PATH).tolist()) | {start, goal}
+    for cell in route:
+        degree = sum(n in route for n in _neighbours(cell, height, width))
+        if degree != (1 if cell in (start, goal) else 2):
+            return -1
+    seen, stack = {start}, [start]
+    while stack:
+        for nxt in _neighbours(stack.pop(), height, width):
+            if nxt in route and nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return len(route) - 1 if len(seen) == len(route) else -1
+
+
+def _path_f1(predicted: np.ndarray, target: np.ndarray) -> float:
+    n_pred, n_true = int(predicted.sum()), int(target.sum())
+    if n_pred + n_true == 0:
+        return 1.0
+    return 2.0 * int(np.sum(predicted & target)) / (n_pred + n_true)
+
+
+# --------------------------------------------------------------------- text and pictures
+
+
+def _to_text(grid: np.ndarray, chars: dict[int, str]) -> str:
+    grid = np.asarray(grid)
+    if grid.ndim != 2:
+        raise UserError(f"a maze grid must be 2-D, got shape {grid.shape}")
+    lines = ["".join(chars.get(t, _UNKNOWN_CHAR) for t in row) for row in grid.tolist()]
+    return "\n".join(lines) + "\n"
+
+
+def _draw_row(axes: Sequence[Any], row: tuple[Any, ...], label: str | None) -> None:
+    """Three panels: puzzle, prediction (with its verdict), oracle."""
+    from matplotlib.colors import ListedColormap
+
+    if len(row) not in (3, 4):
+        raise UserError(
+            f"a render row is (puzzle, prediction, oracle[, verdict]), got {len(row)} items"
+        )
+    verdict = row[3] if len(row) == 4 else None
+    prediction = "prediction"
+    if verdict is not None and "exact" in verdict:
+        prediction += ": exact" if verdict["exact"] else ": wrong"
+    names = (f"{label}: puzzle" if label else "puzzle", prediction, "oracle")
+    cmap = ListedColormap(_COLOURS)
+    for ax, grid, title in zip(axes, row[:3], names, strict=True):
+        shown = np.asarray(grid, dtype=np.int64)
+        shown = np.where((shown >= 0) & (shown < VOCAB_SIZE), shown, PAD)
+        ax.imshow(shown, cmap=cmap, vmin=0, vmax=VOCAB_SIZE - 1, interpolation="nearest")
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+
+def _save_atomic(fig: Any, out_path: Path) -> Path:
+    """Save to a temp file beside `out_path`, then rename, so readers never see half a PNG."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png")
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out_path

@@ -1,0 +1,273 @@
+"""The training engine: deep supervision with ACT halting, one optimizer step per segment.
+
+A persistent batch of B rows ("rows") is worked on. Each step runs ONE segment (one model
+call) on the current rows and takes one optimizer step. A row halts when its segment count
+reaches N_sup or, with halting on, when q_halt > 0 (after a randomly drawn minimum, the
+exploration of HRM/TRM); at the next step its carry is reset and it takes a fresh example.
+
+The engine knows no task and no model by name: it needs a model with the carry interface,
+a loader with `batch(step)` and an `evaluate(model) -> metrics` callback.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from ponder.config import RunConfig
+from ponder.models.base import (
+    carry_detach,
+    carry_from_tensors,
+    carry_to_tensors,
+    carry_where,
+)
+from ponder.train import checkpoint as ckpt
+from ponder.train.ema import ModelEMA
+from ponder.train.logger import MetricsLogger, MetricSums, Progress
+from ponder.train.losses import segment_loss
+from ponder.train.optim import build_optimizer, lr_at, set_lr
+from ponder.train.runtime import Runtime
+
+Evaluate = Callable[[nn.Module], dict[str, float]]
+
+
+@dataclass
+class Rows:
+    """The examples being worked on: their data, carry, segments done and halted flags."""
+
+    carry: object
+    data: dict[str, torch.Tensor]  # inputs/labels (B, L), puzzle_identifiers (B,)
+    steps: torch.Tensor  # (B,) int, segments run on the current example
+    halted: torch.Tensor  # (B,) bool; halted rows take a fresh example next step
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: RunConfig,
+        model: nn.Module,
+        loader,
+        runtime: Runtime,
+        run_dir: Path,
+        evaluate: Evaluate,
+        ignore_label: int,
+    ):
+        self.cfg = config
+        self.tc = config.train
+        self.rt = runtime
+        self.run_dir = run_dir
+        self.model = model.to(runtime.device)
+        self.net = self._wrap_ddp(self.model)
+        self.optimizer = build_optimizer(self.model, self.tc)
+        self.ema = ModelEMA(self.model, self.tc.ema_rate) if self.tc.ema else None
+        self.loader = loader
+        self.evaluate = evaluate
+        self.ignore_label = ignore_label
+        self.step = 0
+        self.best: float | None = None
+        self.rows = self._fresh_rows()
+        self.sums = MetricSums()
+        self.logger = MetricsLogger(run_dir, enabled=runtime.is_main)
+
+    # ----- setup -------------------------------------------------------------------------
+    def _wrap_ddp(self, model: nn.Module) -> nn.Module:
+        if self.rt.world_size == 1:
+            return model
+        ids = [self.rt.device.index] if self.rt.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def _fresh_rows(self) -> Rows:
+        first = self._to_device(self.loader.batch(0))
+        b = first["inputs"].shape[0]
+        dev = self.rt.device
+        carry = self.model.init_carry(b, dev)
+        steps = torch.zeros(b, dtype=torch.long, device=dev)
+        halted = torch.ones(b, dtype=torch.bool, device=dev)
+        return Rows(carry=carry, data=first, steps=steps, halted=halted)
+
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.to(self.rt.device, non_blocking=True) for k, v in batch.items()}
+
+    # ----- one step ------------------------------------------------------------------------
+    def _refill(self, batch: dict[str, torch.Tensor]) -> None:
+        """Halted rows take the new batch's row at the same index and a fresh carry."""
+        rows, halted = self.rows, self.rows.halted
+        fresh = self.model.init_carry(halted.shape[0], self.rt.device)
+        rows.carry = carry_where(halted, fresh, rows.carry)
+        for key, new in batch.items():
+            mask = halted.view(-1, *([1] * (new.dim() - 1)))
+            rows.data[key] = torch.where(mask, new, rows.data[key])
+        rows.steps = torch.where(halted, torch.zeros_like(rows.steps), rows.steps)
+
+    def _halt_decision(self, q_halt: torch.Tensor) -> torch.Tensor:
+        """Halt at N_sup, or when q_halt > 0 after the exploration minimum (HRM/TRM)."""
+        steps, n_sup = self.rows.steps, self.tc.N_sup
+        halted = steps >= n_sup
+        if self.tc.halting and n_sup > 1:
+            explore = torch.rand_like(q_halt) < self.tc.halt_exploration_prob
+            low = torch.randint_like(steps, low=2, high=n_sup + 1)
+            min_steps = torch.where(explore, low, torch.zeros_like(low))
+            halted |= (q_halt > 0) & (steps >= min_steps)
+        return halted
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> None:
+        self._refill(self._to_device(batch))
+        set_lr(self.optimizer, lr_at(self.step, self.tc))
+        rows = self.rows
+        with self.rt.autocast():
+            carry, out = self.net(rows.carry, rows.data)
+        loss, parts, correct = segment_loss(
+            out,
+            rows.data["labels"],
+            kind=self.tc.loss,
+            ignore_label=self.ignore_label,
+            halt_weight=self.tc.halt_loss_weight,
+        )
+        self.optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            self.sums.add("nonfinite_steps", 1.0, 1.0)
+        else:
+            loss.backward()
+            self._clip_and_step()
+        rows.carry = carry_detach(carry)
+        rows.steps = rows.steps + 1
+        with torch.no_grad():
+            rows.halted = self._halt_decision(out.q_halt.detach())
+        self._record(loss, parts, correct)
+
+    def _clip_and_step(self) -> None:
+        if self.tc.grad_clip > 0:
+            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
+            self.sums.add_mean("grad_norm", float(norm), 1.0)
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+
+    def _record(self, loss, parts, correct) -> None:
+        s, halted = self.sums, self.rows.halted
+        s.add_mean("loss", float(loss.detach()), 1.0)
+        for name, value in parts.items():
+            s.add_mean(name, float(value), 1.0)
+        # Answers count when their row halts: exact (matches the stored label) and steps.
+        n_done = float(halted.sum())
+        s.add("label_exact", float((correct & halted).sum()), n_done)
+        s.add("halt_steps", float((self.rows.steps * halted).sum()), n_done)
+        s.add("rows", float(halted.numel()), 1.0)
+
+    # ----- the loop ----------------------------------------------------------------------
+    def fit(self) -> dict[str, float]:
+        progress = Progress(self.tc.steps, initial=self.step, enabled=self.rt.is_main)
+        last_eval: dict[str, float] = {}
+        tick = time.perf_counter()
+        with progress, self.logger:
+            while self.step < self.tc.steps:
+                self.train_step(self.loader.batch(self.step))
+                self.step += 1
+                if self.step % self.tc.log_every == 0 or self.step == self.tc.steps:
+                    tick = self._log(progress, tick)
+                if self._due(self.tc.eval_every):
+                    last_eval = self.run_eval(progress)
+                if self._due(self.tc.checkpoint_every):
+                    self.save("last")
+            if not last_eval or self.tc.eval_every == 0 or self.step % self.tc.eval_every:
+                last_eval = self.run_eval(progress)
+            self.save("last")
+        return last_eval
+
+    def _due(self, every: int) -> bool:
+        return every > 0 and self.step % every == 0 and self.step < self.tc.steps
+
+    def _log(self, progress: Progress, tick: float) -> float:
+        self.sums.all_reduce()
+        means = self.sums.means()
+        now = time.perf_counter()
+        steps = self.tc.log_every if self.step % self.tc.log_every == 0 else 1
+        rows_per_step = means.get("rows", 0.0) * self.rt.world_size
+        means["examples_per_s"] = rows_per_step * steps / max(now - tick, 1e-9)
+        means["lr"] = lr_at(self.step - 1, self.tc)
+        means.pop("rows", None)
+        self.logger.log(self.step, means)
+        fields = {k: means.get(k) for k in ("loss", "label_exact", "halt_steps")}
+        progress.update(self.step - progress.n, **fields, ex_s=means["examples_per_s"])
+        self.sums.reset()
+        return now
+
+    def eval_model(self) -> nn.Module:
+        """The weights to judge: the EMA copy when EMA is on (as in TRM)."""
+        return self.ema.module if self.ema is not None else self.model
+
+    def run_eval(self, progress: Progress | None = None) -> dict[str, float]:
+        model = self.eval_model()
+        was_training = model.training
+        model.eval()
+        with torch.no_grad(), self.rt.autocast():
+            metrics = self.evaluate(model)
+        model.train(was_training)
+        self.logger.log(self.step, metrics, prefix="eval")
+        if progress is not None and self.rt.is_main:
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if "ci" not in k)
+            progress.write(f"eval @ step {self.step}: {shown}")
+        score = metrics.get("exact")
+        if score is not None and (self.best is None or score > self.best):
+            self.best = score
+            self.save("best")
+        return metrics
+
+    # ----- checkpoints -------------------------------------------------------------------
+    def checkpoint_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        if self.ema is not None:
+            tensors.update({f"ema.{k}": v for k, v in self.ema.state_dict().items()})
+        opt_tensors, opt_state = ckpt.optimizer_to_flat(self.optimizer, "optim")
+        rng_tensors, rng_state = ckpt.rng_to_flat()
+        tensors.update(opt_tensors)
+        tensors.update(rng_tensors)
+        tensors.update(carry_to_tensors(self.rows.carry, "rows.carry."))
+        tensors.update({f"rows.data.{k}": v for k, v in self.rows.data.items()})
+        tensors["rows.steps"] = self.rows.steps
+        tensors["rows.halted"] = self.rows.halted
+        state = {
+            "step": self.step,
+            "best": self.best,
+            "world_size": self.rt.world_size,
+            "optim": opt_state,
+            "rng": rng_state,
+            "config": self.cfg.to_dict(),
+        }
+        return tensors, state
+
+    def save(self, which: str) -> None:
+        if not self.rt.is_main:
+            return
+        tensors, state = self.checkpoint_tensors()
+        path = self.run_dir / "checkpoints" / f"{which}.safetensors"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ckpt.save_checkpoint(path, tensors, state)
+
+    def restore(self, path: Path) -> None:
+        tensors, state = ckpt.load_checkpoint(path)
+        self.model.load_state_dict(_strip(tensors, "model."))
+        if self.ema is not None:
+            self.ema.load_state_dict(_strip(tensors, "ema."))
+        ckpt.optimizer_from_flat(self.optimizer, tensors, state["optim"], "optim")
+        self.step, self.best = int(state["step"]), state.get("best")
+        if state.get("world_size", 1) == self.rt.world_size == 1:
+            self._restore_rows(tensors)
+            ckpt.rng_from_flat(tensors, state["rng"])
+
+    def _restore_rows(self, tensors: dict[str, torch.Tensor]) -> None:
+        dev = self.rt.device
+        self.rows.carry = carry_from_tensors(self.rows.carry, tensors, "rows.carry.")
+        self.rows.data = {k: v.to(dev) for k, v in _strip(tensors, "rows.data.").items()}
+        self.rows.steps = tensors["rows.steps"].to(dev)
+        self.rows.halted = tensors["rows.halted"].to(dev)
+
+
+def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

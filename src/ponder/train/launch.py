@@ -1,0 +1,171 @@
+"""Assemble a run from a config: dataset, task, model, runtime, trainer; and reload one."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from ponder import tasks
+from ponder.config import RunConfig, config_from_dict
+from ponder.data.format import Split, load_split, read_ponder_json
+from ponder.data.loader import TrainBatches
+from ponder.errors import UserError
+from ponder.eval.evaluate import evaluate_model, scalar_metrics
+from ponder.models import DataSpec, build_model, count_parameters
+from ponder.train import checkpoint as ckpt
+from ponder.train.engine import Trainer
+from ponder.train.rundir import checkpoint_path, prepare_run_dir, read_run_config
+from ponder.train.runtime import Runtime, make_runtime, seed_everything
+
+
+@dataclass
+class Dataset:
+    root: Path
+    task: object
+    spec: DataSpec
+    train: Split
+    test: Split
+
+
+def open_dataset(path: str | Path, task_name: str | None = None) -> Dataset:
+    """Load both splits and find the task (from ponder.json, or given for HRM-built data)."""
+    root = Path(path)
+    if not root.is_dir():
+        raise UserError(f"dataset directory not found: {root} (build one with `ponder data build`)")
+    meta = read_ponder_json(root) or {}
+    name = task_name or meta.get("task")
+    if name is None:
+        raise UserError(f"dataset {root} has no ponder.json; name its task (data.task=maze)")
+    task = tasks.get(name)
+    train, test = load_split(root, "train"), load_split(root, "test")
+    md = train.metadata
+    spec = DataSpec(
+        vocab_size=md.vocab_size,
+        seq_len=md.seq_len,
+        grid_shape=task.grid_shape(md.seq_len),
+        num_puzzle_identifiers=md.num_puzzle_identifiers,
+    )
+    return Dataset(root=root, task=task, spec=spec, train=train, test=test)
+
+
+def make_evaluator(config: RunConfig, data: Dataset, runtime: Runtime):
+    n_sup = config.train.N_sup
+
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        report, _, _ = evaluate_model(
+            model,
+            data.task,
+            data.test,
+            n_sup=n_sup,
+            batch_size=config.eval.batch_size,
+            device=runtime.device,
+            limit=config.train.eval_examples,
+        )
+        return scalar_metrics(report)
+
+    return evaluate
+
+
+def train(
+    config: RunConfig, *, resume: bool = False, overwrite: bool = False, quiet: bool = False
+) -> Path:
+    """Train a run from its config; returns the run directory."""
+    runtime = make_runtime(config.device, config.precision)
+    data = open_dataset(config.data.path, config.data.task)
+    run_dir = config.resolved_run_dir()
+    if runtime.is_main:
+        prepare_run_dir(run_dir, config.to_dict(), overwrite=overwrite, resume=resume)
+    seed_everything(config.seed + runtime.rank, config.deterministic)
+    model = build_model(config.model, data.spec)
+    loader = TrainBatches(
+        data.train, config.train.global_batch_size, config.seed, runtime.rank, runtime.world_size
+    )
+    trainer = Trainer(
+        config,
+        model,
+        loader,
+        runtime,
+        run_dir,
+        make_evaluator(config, data, runtime),
+        ignore_label=_ignore_label(data),
+    )
+    if resume:
+        trainer.restore(checkpoint_path(run_dir, "last"))
+    elif runtime.is_main:
+        _describe(config, data, model, runtime, run_dir, quiet)
+    started = time.perf_counter()
+    final = trainer.fit()
+    if runtime.is_main:
+        _write_summary(run_dir, config, model, final, time.perf_counter() - started, trainer)
+    return run_dir
+
+
+def _ignore_label(data: Dataset) -> int:
+    ignore = data.train.metadata.ignore_label_id
+    return -100 if ignore is None else ignore
+
+
+def _describe(config, data, model, runtime, run_dir, quiet: bool) -> None:
+    if quiet:
+        return
+    print(
+        f"run {run_dir}: {config.model.name}, {count_parameters(model):,} parameters, "
+        f"{data.train.num_examples} train / {data.test.num_examples} test examples, "
+        f"device {runtime.device}, {str(runtime.dtype).removeprefix('torch.')}, "
+        f"world size {runtime.world_size}"
+    )
+
+
+def _write_summary(run_dir, config, model, final, seconds, trainer) -> None:
+    summary = {
+        "model": config.model.name,
+        "params": count_parameters(model),
+        "steps": trainer.step,
+        "train_seconds": seconds,
+        "best_exact": trainer.best,
+        "final_eval": final,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+@dataclass
+class TrainedRun:
+    config: RunConfig
+    model: nn.Module
+    data: Dataset
+    runtime: Runtime
+    checkpoint: Path
+
+
+def load_run(
+    run_dir: str | Path, data_path: str | Path | None = None, device: str | None = None
+) -> TrainedRun:
+    """Rebuild a run's model from its config and best (else last) checkpoint, with the EMA
+    weights when the run kept them."""
+    run_dir = Path(run_dir)
+    config = config_from_dict(read_run_config(run_dir))
+    runtime = make_runtime(device or config.device, config.precision)
+    data = open_dataset(data_path or config.data.path, config.data.task)
+    model = build_model(config.model, data.spec).to(runtime.device)
+    path = checkpoint_path(run_dir, "best")
+    if not path.exists():
+        path = checkpoint_path(run_dir, "last")
+    tensors, _ = ckpt.load_checkpoint(path)
+    prefix = "ema.module." if any(k.startswith("ema.module.") for k in tensors) else "model."
+    weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        raise UserError(
+            f"checkpoint {path} does not match the run's model: {_first(err)}"
+        ) from None
+    model.eval()
+    return TrainedRun(config=config, model=model, data=data, runtime=runtime, checkpoint=path)
+
+
+def _first(err: Exception) -> str:
+    return str(err).strip().splitlines()[0][:200]

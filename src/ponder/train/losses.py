@@ -1,0 +1,52 @@
+"""Losses and per-batch metrics. Metrics are returned as (sum, count) pairs so they can be
+accumulated over steps and ranks and divided only when reported."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ponder.models.base import ModelOutputs
+
+
+def stablemax_log_probs(logits: torch.Tensor) -> torch.Tensor:
+    """log of stablemax (Prieto et al., used by HRM/TRM): s(x) = x + 1 for x >= 0 and
+    1 / (1 - x) otherwise, normalised over the vocabulary. Computed in fp32."""
+    x = logits.float()
+    s = torch.where(x >= 0, x + 1, 1 / (1 - x))
+    return torch.log(s / s.sum(dim=-1, keepdim=True))
+
+
+def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, kind: str, ignore: int):
+    """Per-token loss (B, L) with ignored labels zeroed, and the mask of counted tokens."""
+    mask = labels != ignore  # (B, L)
+    safe = torch.where(mask, labels, 0)
+    if kind == "stablemax":
+        logp = stablemax_log_probs(logits)
+    else:
+        logp = F.log_softmax(logits.float(), dim=-1)
+    nll = -logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)  # (B, L)
+    return nll * mask, mask
+
+
+def segment_loss(
+    out: ModelOutputs,
+    labels: torch.Tensor,
+    *,
+    kind: str,
+    ignore_label: int,
+    halt_weight: float,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+    """Loss of one supervision segment: mean over the batch of the per-sequence mean token
+    loss, plus halt_weight * BCE(q_halt, "the whole answer is right").
+    Returns (loss, parts, seq_correct (B,) bool)."""
+    nll, mask = token_cross_entropy(out.logits, labels, kind, ignore_label)
+    counts = mask.sum(-1).clamp(min=1)  # (B,)
+    lm = (nll.sum(-1) / counts).mean()
+    with torch.no_grad():
+        token_ok = (out.logits.argmax(-1) == labels) & mask  # (B, L)
+        seq_correct = token_ok.sum(-1) == mask.sum(-1)  # (B,)
+    halt = F.binary_cross_entropy_with_logits(out.q_halt, seq_correct.float())
+    parts = {"lm_loss": lm.detach(), "halt_loss": halt.detach()}
+    parts["token_acc"] = (token_ok.sum() / mask.sum().clamp(min=1)).detach()
+    return lm + halt_weight * halt, parts, seq_correct

@@ -164,6 +164,7 @@ class Trainer:
     def fit(self) -> dict[str, float]:
         progress = Progress(self.tc.steps, initial=self.step, enabled=self.rt.is_main)
         last_eval: dict[str, float] = {}
+        self._logged_step = self.step
         tick = time.perf_counter()
         with progress, self.logger:
             while self.step < self.tc.steps:
@@ -187,14 +188,15 @@ class Trainer:
         self.sums.all_reduce()
         means = self.sums.means()
         now = time.perf_counter()
-        steps = self.tc.log_every if self.step % self.tc.log_every == 0 else 1
+        steps = self.step - self._logged_step
+        self._logged_step = self.step
         rows_per_step = means.get("rows", 0.0) * self.rt.world_size
         means["examples_per_s"] = rows_per_step * steps / max(now - tick, 1e-9)
         means["lr"] = lr_at(self.step - 1, self.tc)
         means.pop("rows", None)
         self.logger.log(self.step, means)
         fields = {k: means.get(k) for k in ("loss", "label_exact", "halt_steps")}
-        progress.update(self.step - progress.n, **fields, ex_s=means["examples_per_s"])
+        progress.update(steps, **fields, ex_s=means["examples_per_s"])
         self.sums.reset()
         return now
 

@@ -1,0 +1,260 @@
+"""Command line: parses arguments, calls library functions, maps user errors to exit 2.
+
+A UserError (bad file, bad key, missing path) prints one line and exits 2; anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ponder.errors import UserError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args) or 0
+    except UserError as err:
+        print(f"ponder: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ponder: interrupted", file=sys.stderr)
+        return 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad arguments already; keep its message to one line."""
+
+    def error(self, message: str):  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ponder", description="Train and judge small recursive reasoning models.")
+    sub = p.add_subparsers(metavar="COMMAND", parser_class=_Parser)
+    _add_data(sub)
+    _add_oracle_verify(sub)
+    _add_train(sub)
+    _add_eval_solve(sub)
+    _add_bench(sub)
+    demo = sub.add_parser("demo", help="build mazes, train TRM and the baseline, compare")
+    demo.add_argument("--config", default=None, help="demo YAML (default: configs/demo.yaml)")
+    demo.set_defaults(handler=_demo)
+    return p
+
+
+# ----- data ------------------------------------------------------------------------------
+def _add_data(sub) -> None:
+    data = sub.add_parser("data", help="build or check a dataset").add_subparsers(
+        metavar="ACTION", parser_class=_Parser
+    )
+    build = data.add_parser("build", help="generate a dataset in the HRM/TRM layout")
+    build.add_argument("task")
+    build.add_argument("--out", required=True, type=Path)
+    build.add_argument("--size", type=int, default=15)
+    build.add_argument("--train", type=int, default=2000)
+    build.add_argument("--test", type=int, default=500)
+    build.add_argument("--min-path", type=int, default=0)
+    build.add_argument("--loop-fraction", type=float, default=0.0)
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--aug", choices=["dihedral"], default=None)
+    build.add_argument("--overwrite", action="store_true")
+    build.set_defaults(handler=_data_build)
+    check = data.add_parser("check", help="validate a dataset directory")
+    check.add_argument("dir", type=Path)
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(handler=_data_check)
+
+
+def _data_build(args) -> int:
+    from ponder.data import build_dataset
+
+    out = build_dataset(
+        args.task,
+        args.out,
+        train=args.train,
+        test=args.test,
+        seed=args.seed,
+        aug=args.aug,
+        overwrite=args.overwrite,
+        size=args.size,
+        min_path=args.min_path,
+        loop_fraction=args.loop_fraction,
+    )
+    print(f"dataset ready: {out}")
+    return 0
+
+
+def _data_check(args) -> int:
+    from ponder.data import check_dataset, format_summary
+
+    summary = check_dataset(args.dir)
+    print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
+    return 0
+
+
+# ----- oracle and verify ---------------------------------------------------------------------
+def _add_oracle_verify(sub) -> None:
+    oracle = sub.add_parser("oracle", help="print the oracle's answer to a puzzle file")
+    oracle.add_argument("task")
+    oracle.add_argument("file", type=Path)
+    oracle.set_defaults(handler=_oracle)
+    verify = sub.add_parser("verify", help="judge an answer file against a puzzle file")
+    verify.add_argument("task")
+    verify.add_argument("puzzle", type=Path)
+    verify.add_argument("answer", type=Path)
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(handler=_verify)
+
+
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise UserError(f"file not found: {path}")
+    try:
+        return path.read_text()
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not a text file") from None
+
+
+def _oracle(args) -> int:
+    from ponder import tasks
+
+    task = tasks.get(args.task)
+    puzzle = task.parse_puzzle(_read_text(args.file))
+    print(task.format(task.solve(puzzle)), end="")
+    return 0
+
+
+def _verify(args) -> int:
+    from ponder import tasks
+
+    task = tasks.get(args.task)
+    puzzle = task.parse_puzzle(_read_text(args.puzzle))
+    answer = task.parse(_read_text(args.answer))
+    if answer.shape != puzzle.shape:
+        raise UserError(
+            f"answer {args.answer} has shape {answer.shape[0]}x{answer.shape[1]}, "
+            f"the puzzle is {puzzle.shape[0]}x{puzzle.shape[1]}"
+        )
+    verdict = task.verify(puzzle, answer)
+    if args.json:
+        print(json.dumps(verdict))
+    else:
+        for key, value in verdict.items():
+            print(f"{key:<10} {value}")
+    return 0 if verdict.get("exact") else 1
+
+
+# ----- train -----------------------------------------------------------------------------------
+def _add_train(sub) -> None:
+    train = sub.add_parser("train", help="train a model from a YAML config")
+    train.add_argument("config", nargs="?", help="YAML preset (omit with --resume)")
+    train.add_argument("overrides", nargs="*", help="dotted key=value overrides")
+    train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR")
+    train.add_argument("--overwrite", action="store_true")
+    train.set_defaults(handler=_train)
+
+
+def _split_config_and_overrides(args) -> tuple[str | None, list[str]]:
+    """`ponder train --resume DIR key=value` puts the first override in `config`."""
+    config, overrides = args.config, list(args.overrides)
+    if config is not None and "=" in config and not config.endswith((".yaml", ".yml")):
+        overrides.insert(0, config)
+        config = None
+    return config, overrides
+
+
+def _train(args) -> int:
+    from ponder.config import config_from_dict, load_config
+    from ponder.train.launch import train
+    from ponder.train.rundir import read_run_config
+
+    path, overrides = _split_config_and_overrides(args)
+    if args.resume is not None:
+        if path is not None or overrides:
+            raise UserError("--resume continues a run with its saved config; give no config")
+        config = config_from_dict(read_run_config(args.resume))
+        config = config.model_copy(update={"run_dir": str(args.resume)})
+        train(config, resume=True)
+        return 0
+    if path is None:
+        raise UserError("give a config file (for example configs/maze_quick.yaml)")
+    run_dir = train(load_config(path, overrides), overwrite=args.overwrite)
+    print(f"run saved in {run_dir}")
+    return 0
+
+
+# ----- eval and solve --------------------------------------------------------------------------
+def _add_eval_solve(sub) -> None:
+    ev = sub.add_parser("eval", help="evaluate a run on its test split (or --data)")
+    ev.add_argument("run_dir", type=Path)
+    ev.add_argument("--data", type=Path, default=None)
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
+    ev.set_defaults(handler=_eval)
+    solve = sub.add_parser("solve", help="solve one puzzle file with a trained run")
+    solve.add_argument("run_dir", type=Path)
+    solve.add_argument("file", type=Path)
+    solve.add_argument("--png", type=Path, default=None)
+    solve.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
+    solve.set_defaults(handler=_solve)
+
+
+def _eval(args) -> int:
+    from ponder.eval.evaluate import format_report
+    from ponder.eval.run import evaluate_run
+
+    report = evaluate_run(args.run_dir, data=args.data, device=args.device)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_report(report, title=f"{args.run_dir} on {report['data']}"))
+        print(f"saved {report['files']['metrics']} and {report['files']['samples']}")
+    return 0
+
+
+def _solve(args) -> int:
+    from ponder.eval.run import solve_file
+
+    result = solve_file(args.run_dir, args.file, png=args.png, device=args.device)
+    print(result["ascii"], end="")
+    print(" ".join(f"{k}={v}" for k, v in result["verdict"].items()))
+    return 0
+
+
+# ----- bench and demo ------------------------------------------------------------------------
+def _add_bench(sub) -> None:
+    bench = sub.add_parser("bench", help="speed benchmarks").add_subparsers(
+        metavar="WHAT", parser_class=_Parser
+    )
+    step = bench.add_parser("step", help="time training steps of a config")
+    step.add_argument("config")
+    step.add_argument("overrides", nargs="*")
+    step.add_argument("--steps", type=int, default=10)
+    step.add_argument("--warmup", type=int, default=3)
+    step.add_argument("--json", action="store_true")
+    step.set_defaults(handler=_bench_step)
+
+
+def _bench_step(args) -> int:
+    from ponder.config import load_config
+    from ponder.train.benchstep import bench_step
+
+    result = bench_step(load_config(args.config, args.overrides), args.warmup, args.steps)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.format())
+    return 0
+
+
+def _demo(args) -> int:
+    from ponder.demo import run_demo
+
+    run_demo(args.config)
+    return 0

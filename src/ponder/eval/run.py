@@ -1,0 +1,83 @@
+"""`ponder eval` and `ponder solve`: judge a trained run and write its reports."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ponder.eval.evaluate import evaluate_model, write_samples_png
+from ponder.train.launch import load_run
+
+
+def evaluate_run(run_dir: Path, data: Path | None = None, device: str | None = None) -> dict:
+    """Evaluate a run's best checkpoint on every test example; write eval/metrics.json and
+    eval/samples.png (failures first)."""
+    run = load_run(run_dir, data, device)
+    with torch.no_grad(), run.runtime.autocast():
+        report, preds, verdicts = evaluate_model(
+            run.model,
+            run.data.task,
+            run.data.test,
+            n_sup=run.config.train.N_sup,
+            batch_size=run.config.eval.batch_size,
+            device=run.runtime.device,
+        )
+    out_dir = Path(run_dir) / "eval"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    samples = write_samples_png(
+        run.data.task,
+        run.data.test,
+        preds,
+        verdicts,
+        out_dir / "samples.png",
+        run.config.eval.samples_png,
+    )
+    report["data"] = str(run.data.root)
+    report["checkpoint"] = str(run.checkpoint)
+    report["files"] = {"metrics": str(out_dir / "metrics.json"), "samples": str(samples)}
+    _write_json(out_dir / "metrics.json", report)
+    return report
+
+
+def solve_file(
+    run_dir: Path, file: Path, png: Path | None = None, device: str | None = None
+) -> dict:
+    """Solve one puzzle file: the model's answer, the verifier's verdict, optional PNG."""
+    from ponder.cli import _read_text
+
+    run = load_run(run_dir, device=device)
+    task = run.data.task
+    puzzle = task.parse_puzzle(_read_text(file))
+    _check_fits(task, puzzle, run.data.spec.seq_len)
+    inputs = torch.as_tensor(task.encode(puzzle)[None], device=run.runtime.device)
+    model = run.model
+    with torch.no_grad(), run.runtime.autocast():
+        carry = model.init_carry(1, run.runtime.device)
+        for _ in range(run.config.train.N_sup):
+            carry, out = model(carry, {"inputs": inputs})
+    answer = task.decode(out.logits.argmax(-1)[0].cpu().numpy(), puzzle.shape)
+    verdict = task.verify(puzzle, answer)
+    if png is not None:
+        task.render_png(png, [(puzzle, answer, task.solve(puzzle), verdict)])
+    return {"ascii": task.render_ascii(answer), "verdict": verdict}
+
+
+def _check_fits(task, puzzle: np.ndarray, seq_len: int) -> None:
+    from ponder.errors import UserError
+
+    if puzzle.size != seq_len:
+        side = int(round(seq_len**0.5))
+        raise UserError(
+            f"puzzle is {puzzle.shape[0]}x{puzzle.shape[1]} but the run was trained on "
+            f"{side}x{side} grids"
+        )
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,50 @@
+"""`ponder bench step`: time real training steps of a config on synthetic-free real data."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from ponder.bench import StepBenchResult, count_flops, measure_matmul_peak, time_steps
+from ponder.config import RunConfig
+from ponder.data.loader import TrainBatches
+from ponder.models import build_model
+from ponder.train.engine import Trainer
+from ponder.train.launch import _ignore_label, open_dataset
+from ponder.train.runtime import make_runtime, seed_everything
+
+
+def bench_step(config: RunConfig, warmup: int, steps: int) -> StepBenchResult:
+    """ms per step, examples/s and achieved matmul FLOP/s as a fraction of this machine's
+    measured matmul peak in the run's precision. Nothing is written to disk."""
+    runtime = make_runtime(config.device, config.precision)
+    seed_everything(config.seed, deterministic=False)
+    data = open_dataset(config.data.path, config.data.task)
+    model = build_model(config.model, data.spec)
+    loader = TrainBatches(data.train, config.train.global_batch_size, config.seed)
+    with tempfile.TemporaryDirectory() as scratch:  # the trainer writes nothing here
+        trainer = Trainer(
+            config,
+            model,
+            loader,
+            runtime,
+            run_dir=Path(scratch),
+            evaluate=lambda m: {},
+            ignore_label=_ignore_label(data),
+        )
+        counter = iter(range(10**9))
+
+        def one_step() -> None:
+            trainer.train_step(loader.batch(next(counter)))
+
+        seconds = time_steps(one_step, warmup, steps, runtime.device)
+        flops = count_flops(one_step)
+    peak = measure_matmul_peak(runtime.device, runtime.dtype)
+    return StepBenchResult.from_timings(
+        seconds,
+        config.train.global_batch_size,
+        flops,
+        peak,
+        str(runtime.dtype),
+        str(runtime.device),
+    )

@@ -1,0 +1,97 @@
+import pytest
+import torch
+
+from ponder.models import DataSpec, build_model, count_parameters
+from ponder.models.base import carry_where
+from ponder.models.layers import RotaryEmbedding, local_window_mask, swiglu_inner_size
+from ponder.models.transformer import TransformerConfig
+from ponder.models.trm import TRMConfig
+
+SPEC = DataSpec(vocab_size=6, seq_len=49, grid_shape=(7, 7))
+
+
+def _trm(**kw):
+    base = dict(hidden_size=32, num_heads=2, ffn_multiple_of=16, n=2, T=2)
+    return build_model(TRMConfig(**{**base, **kw}), SPEC)
+
+
+def _batch(b=3):
+    return {"inputs": torch.randint(0, 6, (b, SPEC.seq_len))}
+
+
+@pytest.mark.parametrize("pos", ["rope", "rope2d", "learned", "none"])
+@pytest.mark.parametrize("name", ["trm", "transformer"])
+def test_forward_backward_shapes(name, pos):
+    if name == "trm":
+        model = _trm(pos_encoding=pos, attn_window=1)
+    else:
+        cfg = TransformerConfig(hidden_size=32, num_heads=2, num_layers=2, ffn_multiple_of=16)
+        model = build_model(cfg.model_copy(update={"pos_encoding": pos}), SPEC)
+    carry = model.init_carry(3, "cpu")
+    carry, out = model(carry, _batch())
+    assert out.logits.shape == (3, 49, 6)
+    assert out.q_halt.shape == (3,)
+    (out.logits.float().mean() + out.q_halt.mean()).backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_trm_gradient_flows_only_through_last_recursion():
+    """The first T-1 recursions run without gradient: the loss must not depend on them
+    through autograd, so the returned carry is detached and grads stay finite."""
+    model = _trm(T=3)
+    carry = model.init_carry(2, "cpu")
+    carry, out = model(carry, _batch(2))
+    assert not carry.z.requires_grad and not carry.y.requires_grad
+    assert out.logits.requires_grad
+
+
+def test_trm_q_head_starts_at_negative_bias():
+    model = _trm()
+    _, out = model(model.init_carry(2, "cpu"), _batch(2))
+    assert torch.allclose(out.q_halt, torch.full((2,), -5.0))
+
+
+def test_carry_persists_and_changes_across_segments():
+    model = _trm()
+    batch = _batch(2)
+    c0 = model.init_carry(2, "cpu")
+    c1, _ = model(c0, batch)
+    c2, _ = model(c1, batch)
+    assert not torch.allclose(c1.y, c2.y)
+
+
+def test_carry_where_resets_only_masked_rows():
+    model = _trm()
+    fresh = model.init_carry(3, "cpu")
+    old, _ = model(fresh, _batch())
+    mixed = carry_where(torch.tensor([True, False, True]), fresh, old)
+    assert torch.equal(mixed.z[0], fresh.z[0]) and torch.equal(mixed.z[1], old.z[1])
+
+
+def test_equal_width_and_depth_give_equal_parameter_counts():
+    trm = _trm()
+    cfg = TransformerConfig(hidden_size=32, num_heads=2, num_layers=2, ffn_multiple_of=16)
+    assert count_parameters(trm) == count_parameters(build_model(cfg, SPEC))
+
+
+def test_local_window_mask_is_the_grid_neighbourhood():
+    mask = local_window_mask((3, 3), radius=1)
+    centre, corner = 4, 0
+    assert mask[centre].all()  # the centre sees all 9 cells
+    assert mask[corner].sum() == 4  # a corner sees itself and 3 neighbours
+    assert not mask[0, 8]
+
+
+def test_rope2d_relative_shift_is_translation_invariant():
+    """Dot products of rotated vectors depend only on the 2D offset between cells."""
+    rope = RotaryEmbedding(8, 16, grid_shape=(4, 4))
+    q = torch.randn(1, 1, 1, 8).expand(1, 1, 16, 8)
+    k = torch.randn(1, 1, 1, 8).expand(1, 1, 16, 8)
+    rq, rk = rope(q)[0, 0], rope(k)[0, 0]
+    # cells (0,0)->(1,1) and (2,2)->(3,3) have the same offset
+    assert torch.allclose(rq[0] @ rk[5], rq[10] @ rk[15], atol=1e-5)
+
+
+def test_swiglu_inner_size_matches_hrm():
+    assert swiglu_inner_size(512, 4.0, 256) == 1536

@@ -1,0 +1,51 @@
+import pytest
+
+from ponder.config import config_from_dict, dump_config, load_config
+from ponder.errors import UserError
+
+
+def test_defaults_and_dotted_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  name: trm\n  hidden_size: 64\ntrain:\n  lr: 0.001\n")
+    cfg = load_config(path, ["train.lr=3e-3", "model.n=4", "train.betas=[0.9, 0.99]"])
+    assert cfg.train.lr == 3e-3 and cfg.model.n == 4 and cfg.model.hidden_size == 64
+    assert cfg.train.betas == (0.9, 0.99)
+
+
+def test_unknown_key_names_the_nearest_keys():
+    with pytest.raises(UserError, match=r"unknown config key 'train.lrr'.*train.lr"):
+        config_from_dict({"train": {"lrr": 1}})
+
+
+def test_model_keys_depend_on_the_model():
+    with pytest.raises(UserError, match="unknown config key 'model.n'"):
+        config_from_dict({"model": {"name": "transformer", "n": 3}})
+
+
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        ({"train": {"lr": "fast"}}, "train.lr"),
+        ({"train": {"steps": -1}}, "train.steps"),
+        ({"model": {"name": "trm", "pos_encoding": "spiral"}}, "model.pos_encoding"),
+        ({"model": {"name": "lstm"}}, "unknown model 'lstm'"),
+    ],
+)
+def test_bad_values_name_the_key(raw, words):
+    with pytest.raises(UserError, match=words):
+        config_from_dict(raw)
+
+
+def test_bad_override_and_missing_file(tmp_path):
+    with pytest.raises(UserError, match="key=value"):
+        load_config(None, ["train.lr"])
+    with pytest.raises(UserError, match="not found"):
+        load_config(tmp_path / "none.yaml")
+
+
+def test_presets_load_and_round_trip():
+    import yaml
+
+    for preset in ("configs/maze_quick.yaml", "configs/maze_quick_transformer.yaml"):
+        cfg = load_config(preset)
+        assert config_from_dict(yaml.safe_load(dump_config(cfg))) == cfg

@@ -1,0 +1,75 @@
+"""Quality and speed of the CPU quick preset: trains TRM and the direct baseline as `make
+demo` does, then reports per model held-out exact accuracy with its 95% CI, wall time,
+examples/s, steps until the first exact training answer, and achieved matmul FLOP/s as a
+fraction of this machine's measured matmul peak (in the precision the run used).
+
+    .venv/bin/python benchmarks/maze_quick.py [--demo configs/demo.yaml] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import torch
+
+from ponder.config import load_config
+from ponder.demo import DEFAULT_DEMO, _read_demo, run_demo
+from ponder.train.benchstep import bench_step
+
+
+def first_exact_step(run_dir: Path) -> int | None:
+    """First logged step whose halted training answers include an exact one."""
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if row.get("train/label_exact", 0) > 0:
+            return int(row["step"])
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo", type=Path, default=DEFAULT_DEMO)
+    parser.add_argument("--out", type=Path, default=Path("runs/demo/benchmark.json"))
+    args = parser.parse_args()
+    reports = run_demo(args.demo)
+    spec = _read_demo(args.demo)
+    root = args.demo.resolve().parent.parent
+    results = {"machine": _machine(), "models": {}}
+    for name, preset in spec["runs"].items():
+        run_dir = root / spec["out"] / name
+        config = load_config(root / preset, [f"data.path={root / spec['dataset']['out']}"])
+        speed = bench_step(config, warmup=3, steps=10)
+        report = reports[name]
+        results["models"][name] = {
+            "params": report["params"],
+            "exact": report["exact"],
+            "exact_ci": [report["exact_ci_low"], report["exact_ci_high"]],
+            "n_test": report["n"],
+            "train_seconds": report["train_seconds"],
+            "steps": config.train.steps,
+            "first_exact_step": first_exact_step(run_dir),
+            "examples_per_s": speed.examples_per_s,
+            "ms_per_step": speed.ms_per_step,
+            "achieved_gflops": speed.achieved_flops / 1e9,
+            "peak_gflops": speed.peak_flops / 1e9,
+            "peak_fraction": speed.peak_fraction,
+            "dtype": speed.dtype,
+        }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+def _machine() -> dict:
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -188,7 +189,8 @@ def _train(args) -> int:
     if path is None:
         raise UserError("give a config file (for example configs/maze_quick.yaml)")
     run_dir = train(load_config(path, overrides), overwrite=args.overwrite)
-    print(f"run saved in {run_dir}")
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(f"run saved in {run_dir}")
     return 0
 
 

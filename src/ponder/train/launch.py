@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+import torch.distributed
 from torch import nn
 
 from ponder import tasks
@@ -101,6 +103,9 @@ def train(
     final = trainer.fit()
     if runtime.is_main:
         _write_summary(run_dir, config, model, final, time.perf_counter() - started, trainer)
+    if runtime.world_size > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return run_dir
 
 

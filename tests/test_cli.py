@@ -90,8 +90,10 @@ def test_smoke_build_check_train_eval_solve(tmp_path, capsys):
     puzzle = write(tmp_path / "p.txt", MAZE)
     code, out, _ = run(["solve", run_dir, puzzle, "--png", tmp_path / "s.png"], capsys)
     assert code == 0 and "exact=" in out and (tmp_path / "s.png").is_file()
-    code, out, _ = run(["train", "--resume", run_dir], capsys)
+    code, out, _ = run(["train", "--resume", run_dir, "--device", "cpu"], capsys)
     assert code == 0
+    code, _, err = run(["train", "--resume", run_dir, "train.lr=1"], capsys)
+    assert code == 2 and "give no config" in err
 
 
 def test_oracle_and_verify(tmp_path, capsys):
@@ -172,3 +174,12 @@ def test_module_entry_point_exits_2_without_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "not found" in result.stderr
+
+
+def test_bench_step_reports_speed_and_peak_fraction(tmp_path, capsys, tiny_maze_dir):
+    preset = tiny_preset(tmp_path, tiny_maze_dir)
+    code, out, _ = run(["bench", "step", preset, "--steps", "2", "--warmup", "1", "--json"], capsys)
+    result = json.loads(out)
+    assert code == 0 and result["ms_per_step"] > 0 and result["flops_per_step"] > 0
+    assert 0 < result["peak_fraction"] < 1.5 and result["peak_flops"] > 0
+    assert not (tmp_path / "run").exists()  # benchmarking writes no run

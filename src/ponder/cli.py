@@ -161,6 +161,7 @@ def _add_train(sub) -> None:
     train.add_argument("overrides", nargs="*", help="dotted key=value overrides")
     train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR")
     train.add_argument("--overwrite", action="store_true")
+    train.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
     train.set_defaults(handler=_train)
 
 
@@ -179,11 +180,15 @@ def _train(args) -> int:
     from ponder.train.rundir import read_run_config
 
     path, overrides = _split_config_and_overrides(args)
+    if args.device is not None:
+        overrides.append(f"device={args.device}")
     if args.resume is not None:
-        if path is not None or overrides:
+        if path is not None or [o for o in overrides if not o.startswith("device=")]:
             raise UserError("--resume continues a run with its saved config; give no config")
         config = config_from_dict(read_run_config(args.resume))
         config = config.model_copy(update={"run_dir": str(args.resume)})
+        if args.device is not None:
+            config = config.model_copy(update={"device": args.device})
         train(config, resume=True)
         return 0
     if path is None:

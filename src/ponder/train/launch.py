@@ -80,7 +80,9 @@ def train(
     data = open_dataset(config.data.path, config.data.task)
     run_dir = config.resolved_run_dir()
     if runtime.is_main:
-        prepare_run_dir(run_dir, config.to_dict(), overwrite=overwrite, resume=resume)
+        prepare_run_dir(
+            run_dir, _comparable(config, run_dir, resume), overwrite=overwrite, resume=resume
+        )
     seed_everything(config.seed + runtime.rank, config.deterministic)
     model = build_model(config.model, data.spec)
     loader = TrainBatches(
@@ -107,6 +109,15 @@ def train(
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return run_dir
+
+
+def _comparable(config: RunConfig, run_dir: Path, resume: bool) -> dict:
+    """The config a resumed run must match: where it runs (device, directory) may change."""
+    now = config.to_dict()
+    if resume and (run_dir / "config.yaml").is_file():
+        saved = read_run_config(run_dir)
+        now.update({k: saved[k] for k in ("device", "run_dir", "name") if k in saved})
+    return now
 
 
 def _ignore_label(data: Dataset) -> int:

@@ -9,15 +9,30 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class FrozenConfig(BaseModel):
     """Base for typed configs: frozen, and unknown keys are an error."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TrunkConfig(FrozenConfig):
+    """The keys every attention model shares: the shape of its block stack."""
+
+    hidden_size: int = Field(512, gt=0)
+    num_heads: int = Field(8, gt=0)
+    num_layers: int = Field(2, gt=0)
+    expansion: float = Field(4.0, gt=0)  # SwiGLU inner = 2/3 * expansion * hidden, rounded up
+    ffn_multiple_of: int = Field(256, gt=0)
+    pos_encoding: Literal["rope", "rope2d", "learned", "none"] = "rope"
+    attn_window: int = Field(0, ge=0)  # 0: global attention; r: 2D window of radius r
+    q_pool: Literal["first", "mean"] = "first"  # where q_halt reads the state (papers: first)
+    halt_bias_init: float = -5.0  # negative, so early training does not halt at once
 
 
 @dataclass(frozen=True)

@@ -205,3 +205,40 @@ def _require_grid(grid_shape: tuple[int, int] | None) -> tuple[int, int]:
     if grid_shape is None:
         raise ValueError("2D positions and local attention need the grid shape")
     return grid_shape
+
+
+class QHead(nn.Module):
+    """Halting logit from a pooled state: weight 0 and a negative bias at init (HRM/TRM),
+    i.e. "do not halt yet" until the model has learned when its answers are right."""
+
+    def __init__(self, hidden: int, bias_init: float, pool: str):
+        super().__init__()
+        self.pool = pool
+        self.proj = Linear(hidden, 1, bias=True)
+        nn.init.zeros_(self.proj.weight)
+        nn.init.constant_(self.proj.bias, bias_init)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        pooled = h[:, 0] if self.pool == "first" else h.mean(dim=1)  # (B, D)
+        return self.proj(pooled).squeeze(-1).float()  # (B,)
+
+
+def build_io(config, spec) -> tuple[TokenEmbedding, Trunk, Linear, QHead]:
+    """Embedding, block stack, output head and halting head from a TrunkConfig."""
+    d = config.hidden_size
+    embed = TokenEmbedding(
+        spec.vocab_size, d, spec.seq_len, learned_positions=config.pos_encoding == "learned"
+    )
+    trunk = Trunk(
+        hidden=d,
+        num_heads=config.num_heads,
+        num_layers=config.num_layers,
+        expansion=config.expansion,
+        multiple_of=config.ffn_multiple_of,
+        seq_len=spec.seq_len,
+        pos_encoding=config.pos_encoding,
+        grid_shape=spec.grid_shape,
+        attn_window=config.attn_window,
+    )
+    head = Linear(d, spec.vocab_size)
+    return embed, trunk, head, QHead(d, config.halt_bias_init, config.q_pool)

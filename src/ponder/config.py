@@ -37,6 +37,9 @@ class TrainConfig(FrozenConfig):
     weight_decay: float = Field(0.1, ge=0)
     grad_clip: float = Field(1.0, ge=0)  # 0 disables clipping
     loss: Literal["softmax", "stablemax"] = "softmax"
+    # Weight of cells whose label differs from the input token (the path of a maze, the
+    # blanks of a Sudoku) in the per-sequence mean loss; 1 weighs every cell alike.
+    label_change_weight: float = Field(1.0, gt=0)
     halt_loss_weight: float = Field(0.5, ge=0)
     N_sup: int = Field(16, gt=0)  # max supervision segments per example (paper N_sup)
     halting: bool = True  # ACT: halt early when q_halt > 0 (else always run N_sup)

@@ -95,3 +95,15 @@ def test_rope2d_relative_shift_is_translation_invariant():
 
 def test_swiglu_inner_size_matches_hrm():
     assert swiglu_inner_size(512, 4.0, 256) == 1536
+
+
+def test_conv_mixer_is_local():
+    """With the grid-convolution mixer, a change at one cell reaches only cells within
+    num_layers hops in one pass of the net (3x3 kernels)."""
+    model = _trm(mixer="conv", pos_encoding="none", num_layers=1)
+    x = torch.randn(1, 49, 32)
+    a = model.net(x)
+    x2 = x.clone()
+    x2[0, 0] += 1.0  # cell (0, 0)
+    changed = (model.net(x2) - a).abs().sum(-1)[0].view(7, 7) > 1e-6
+    assert changed[:2, :2].all() and not changed[2:, :].any() and not changed[:, 2:].any()

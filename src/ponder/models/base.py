@@ -31,6 +31,9 @@ class TrunkConfig(FrozenConfig):
     ffn_multiple_of: int = Field(256, gt=0)
     pos_encoding: Literal["rope", "rope2d", "learned", "none"] = "rope"
     attn_window: int = Field(0, ge=0)  # 0: global attention; r: 2D window of radius r
+    # Token mixer of each block: self-attention (the papers), or a dense 3x3 convolution over
+    # the grid, a locality prior that makes a recursive model a learned cellular automaton.
+    mixer: Literal["attention", "conv"] = "attention"
     q_pool: Literal["first", "mean"] = "first"  # where q_halt reads the state (papers: first)
     halt_bias_init: float = -5.0  # negative, so early training does not halt at once
 

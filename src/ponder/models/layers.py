@@ -126,12 +126,41 @@ class Attention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(b, seq, d))
 
 
-class Block(nn.Module):
-    """Post-norm transformer block: x <- norm(x + attn(x)); x <- norm(x + mlp(x))."""
+class GridConv(nn.Module):
+    """Token mixer as a dense 3x3 convolution over the 2D grid: each cell mixes its 8
+    neighbours' features. Same call signature as Attention (rotary and mask unused)."""
 
-    def __init__(self, hidden: int, num_heads: int, expansion: float, multiple_of: int):
+    def __init__(self, hidden: int, grid_shape: tuple[int, int]):
         super().__init__()
-        self.attn = Attention(hidden, num_heads)
+        self.grid_shape = grid_shape
+        self.conv = nn.Conv2d(hidden, hidden, 3, padding=1, bias=False)
+        trunc_normal_(self.conv.weight, std=1.0 / math.sqrt(9 * hidden))
+
+    def forward(self, x: torch.Tensor, rotary=None, mask=None) -> torch.Tensor:
+        b, seq, d = x.shape
+        rows, cols = self.grid_shape
+        grid = x.transpose(1, 2).reshape(b, d, rows, cols)  # (B, D, H, W)
+        return self.conv(grid).reshape(b, d, seq).transpose(1, 2)  # (B, L, D)
+
+
+class Block(nn.Module):
+    """Post-norm block: x <- norm(x + mix(x)); x <- norm(x + mlp(x)), where mix is
+    self-attention or a grid convolution."""
+
+    def __init__(
+        self,
+        hidden: int,
+        num_heads: int,
+        expansion: float,
+        multiple_of: int,
+        grid_shape: tuple[int, int] | None = None,
+    ):
+        super().__init__()
+        # The mixer keeps the name `attn` so checkpoints of either kind read the same way.
+        if grid_shape is None:
+            self.attn = Attention(hidden, num_heads)
+        else:
+            self.attn = GridConv(hidden, grid_shape)
         self.mlp = SwiGLU(hidden, expansion, multiple_of)
 
     def forward(
@@ -179,10 +208,12 @@ class Trunk(nn.Module):
         pos_encoding: str,
         grid_shape: tuple[int, int] | None,
         attn_window: int,
+        mixer: str = "attention",
     ):
         super().__init__()
+        conv_grid = _require_grid(grid_shape) if mixer == "conv" else None
         self.blocks = nn.ModuleList(
-            Block(hidden, num_heads, expansion, multiple_of) for _ in range(num_layers)
+            Block(hidden, num_heads, expansion, multiple_of, conv_grid) for _ in range(num_layers)
         )
         head_dim = hidden // num_heads
         self.rotary = None
@@ -191,7 +222,7 @@ class Trunk(nn.Module):
         elif pos_encoding == "rope2d":
             self.rotary = RotaryEmbedding(head_dim, seq_len, _require_grid(grid_shape))
         mask = None
-        if attn_window > 0:
+        if attn_window > 0 and mixer == "attention":
             mask = local_window_mask(_require_grid(grid_shape), attn_window)
         self.register_buffer("mask", mask, persistent=False)
 
@@ -203,7 +234,7 @@ class Trunk(nn.Module):
 
 def _require_grid(grid_shape: tuple[int, int] | None) -> tuple[int, int]:
     if grid_shape is None:
-        raise ValueError("2D positions and local attention need the grid shape")
+        raise ValueError("2D positions, local attention and grid convolutions need a grid")
     return grid_shape
 
 
@@ -239,6 +270,7 @@ def build_io(config, spec) -> tuple[TokenEmbedding, Trunk, Linear, QHead]:
         pos_encoding=config.pos_encoding,
         grid_shape=spec.grid_shape,
         attn_window=config.attn_window,
+        mixer=config.mixer,
     )
     head = Linear(d, spec.vocab_size)
     return embed, trunk, head, QHead(d, config.halt_bias_init, config.q_pool)

@@ -124,10 +124,11 @@ class Trainer:
             carry, out = self.net(rows.carry, rows.data)
         loss, parts, correct = segment_loss(
             out,
-            rows.data["labels"],
+            rows.data,
             kind=self.tc.loss,
             ignore_label=self.ignore_label,
             halt_weight=self.tc.halt_loss_weight,
+            change_weight=self.tc.label_change_weight,
         )
         self.optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):

@@ -31,18 +31,23 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, kind: str, i
 
 def segment_loss(
     out: ModelOutputs,
-    labels: torch.Tensor,
+    batch: dict[str, torch.Tensor],
     *,
     kind: str,
     ignore_label: int,
     halt_weight: float,
+    change_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
-    """Loss of one supervision segment: mean over the batch of the per-sequence mean token
-    loss, plus halt_weight * BCE(q_halt, "the whole answer is right").
+    """Loss of one supervision segment: mean over the batch of the (weighted) per-sequence
+    mean token loss, plus halt_weight * BCE(q_halt, "the whole answer is right").
     Returns (loss, parts, seq_correct (B,) bool)."""
+    labels = batch["labels"]
     nll, mask = token_cross_entropy(out.logits, labels, kind, ignore_label)
-    counts = mask.sum(-1).clamp(min=1)  # (B,)
-    lm = (nll.sum(-1) / counts).mean()
+    weight = mask.float()  # (B, L)
+    if change_weight != 1.0:
+        changed = labels != batch["inputs"]
+        weight = weight * torch.where(changed, change_weight, 1.0)
+    lm = ((nll * weight).sum(-1) / weight.sum(-1).clamp(min=1e-6)).mean()
     with torch.no_grad():
         token_ok = (out.logits.argmax(-1) == labels) & mask  # (B, L)
         seq_correct = token_ok.sum(-1) == mask.sum(-1)  # (B,)

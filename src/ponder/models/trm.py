@@ -29,6 +29,9 @@ class TRMConfig(TrunkConfig):
     num_layers: int = Field(2, gt=0)  # layers in the one shared net (paper: 2)
     n: int = Field(6, gt=0)  # latent updates per recursion (paper n; 4 for Maze and ARC)
     T: int = Field(3, gt=0)  # recursions per segment, the first T-1 without gradient
+    # Not in the paper: read the answer from y + x instead of y, so cells the puzzle already
+    # fixes (walls, start, goal, givens) can be copied without threading them through z.
+    output_skip: bool = False
 
 
 @dataclass
@@ -72,5 +75,6 @@ class TRM(nn.Module):
             for _ in range(self.config.T - 1):
                 z, y = self.recursion(z, y, x)
         z, y = self.recursion(z, y, x)
-        outputs = ModelOutputs(logits=self.lm_head(y), q_halt=self.q_head(y))
+        answer = y + x if self.config.output_skip else y
+        outputs = ModelOutputs(logits=self.lm_head(answer), q_halt=self.q_head(y))
         return TRMCarry(z=z.detach(), y=y.detach()), outputs

@@ -177,8 +177,8 @@ class Trainer:
                     last_eval = self.run_eval(progress)
                 if self._due(self.tc.checkpoint_every):
                     self.save("last")
-            if not last_eval or self.tc.eval_every == 0 or self.step % self.tc.eval_every:
-                last_eval = self.run_eval(progress)
+            # Periodic evals skip the last step (see _due), so the final one always runs here.
+            last_eval = self.run_eval(progress)
             self.save("last")
         return last_eval
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ponder.config import load_config
-from ponder.demo import DEFAULT_DEMO, _read_demo, run_demo
+from ponder.demo import DEFAULT_DEMO, _read_demo, _report, run_demo
 from ponder.train.benchstep import bench_step
 
 
@@ -33,10 +33,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo", type=Path, default=DEFAULT_DEMO)
     parser.add_argument("--out", type=Path, default=Path("runs/demo/benchmark.json"))
+    parser.add_argument(
+        "--reuse", action="store_true", help="judge the runs a finished `make demo` left"
+    )
     args = parser.parse_args()
-    reports = run_demo(args.demo)
     spec = _read_demo(args.demo)
     root = args.demo.resolve().parent.parent
+    if args.reuse:
+        reports = {name: _report(root / spec["out"] / name) for name in spec["runs"]}
+    else:
+        reports = run_demo(args.demo)
     results = {"machine": _machine(), "models": {}}
     for name, preset in spec["runs"].items():
         run_dir = root / spec["out"] / name

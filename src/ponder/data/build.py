@@ -1,0 +1,243 @@
+"""Build a dataset on disk from a task's generator and oracle.
+
+Reproducible (same arguments give byte-identical files), leak-free (no test puzzle equals a
+train puzzle, up to symmetry when training is augmented) and atomic (the dataset appears
+complete under its final name or not at all).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ponder.data.augment import NUM_DIHEDRAL, canonical_key, dihedral
+from ponder.data.format import (
+    BLANK_IDENTIFIER,
+    FORMAT_VERSION,
+    PONDER_JSON,
+    DatasetMetadata,
+    Split,
+    content_hash,
+    read_json,
+    write_identifiers,
+    write_json,
+    write_split,
+)
+from ponder.errors import UserError
+
+AUGMENTATIONS = (None, "dihedral")
+# Give up when this many generated puzzles in a row were duplicates: the space is exhausted.
+MAX_DUPLICATES_IN_A_ROW = 1000
+
+
+def build_dataset(
+    task_name: str,
+    out_dir: Path,
+    *,
+    train: int,
+    test: int,
+    seed: int,
+    aug: str | None = None,
+    overwrite: bool = False,
+    **task_params: Any,
+) -> Path:
+    """Generate `train` + `test` puzzles of `task_name` into `out_dir`; returns `out_dir`.
+
+    An existing dataset built with the same arguments is returned untouched; a different
+    one is refused unless `overwrite`.
+    """
+    from ponder import tasks  # late: the registry imports every task module
+
+    _check_counts(train, test, seed)
+    if aug not in AUGMENTATIONS:
+        raise UserError(f"unknown augmentation {aug!r}; choose 'dihedral' or none")
+    task = tasks.get(task_name)
+    params = _resolve_params(task.generate, task_name, task_params)
+    recipe = {"task": task_name, "params": params, "seed": seed, "train": train, "test": test}
+    recipe["aug"] = aug
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite:
+        if _same_recipe(out_dir, recipe):
+            return out_dir
+        raise UserError(
+            f"{out_dir} already holds a different dataset; pass --overwrite to replace it"
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _write_dataset(task, tmp, recipe)
+        _move_into_place(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def _check_counts(train: int, test: int, seed: int) -> None:
+    for name, value, low in (("train", train, 1), ("test", test, 0), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise UserError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _resolve_params(generate: Callable[..., Any], task_name: str, given: dict[str, Any]) -> dict:
+    """The generator's parameters with defaults filled in, so `size=15` and an omitted size
+    (default 15) name the same dataset. Unknown names are a user error."""
+    signature = inspect.signature(generate)
+    named = {
+        n: p
+        for n, p in list(signature.parameters.items())[1:]  # [0] is the rng
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    for name in given:
+        if name not in named and not takes_any:
+            known = ", ".join(named) or "none"
+            raise UserError(f"task {task_name!r} has no parameter {name!r}; known: {known}")
+    params = {n: p.default for n, p in named.items() if p.default is not p.empty}
+    params.update(given)
+    try:
+        # A JSON round trip normalises tuples to lists, as they will read back from disk.
+        return json.loads(json.dumps(params, sort_keys=True))
+    except TypeError:
+        raise UserError(f"task parameters must be plain numbers/strings/lists: {given!r}") from None
+
+
+def _same_recipe(out_dir: Path, recipe: dict[str, Any]) -> bool:
+    """True when `out_dir` holds a ponder dataset built from exactly `recipe`."""
+    path = out_dir / PONDER_JSON
+    if not path.is_file():
+        return False
+    try:
+        existing = read_json(path)
+    except UserError:
+        return False
+    return isinstance(existing, dict) and all(existing.get(k) == v for k, v in recipe.items())
+
+
+def _move_into_place(tmp: Path, out_dir: Path) -> None:
+    """Rename `tmp` to `out_dir`; an old `out_dir` is moved aside first and deleted after,
+    so a crash leaves either the old or the new dataset, never a mix."""
+    if not out_dir.exists():
+        os.rename(tmp, out_dir)
+        return
+    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
+    os.rename(out_dir, old)
+    os.rename(tmp, out_dir)
+    if old.is_dir():
+        shutil.rmtree(old)
+    else:
+        old.unlink()
+
+
+def _write_dataset(task: Any, root: Path, recipe: dict[str, Any]) -> None:
+    root.mkdir(parents=True)
+    aug = recipe["aug"]
+    key: Callable[[np.ndarray], bytes] = canonical_key if aug == "dihedral" else _raw_key
+    train_rng, test_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(recipe["seed"]).spawn(2)
+    )
+    seen: set[bytes] = set()  # keys of every accepted puzzle, train then test
+    params = recipe["params"]
+    train_pairs = _generate(task, train_rng, recipe["train"], params, seen, key, "train")
+    test_pairs = _generate(task, test_rng, recipe["test"], params, seen, key, "test")
+    seq_len = int(task.encode(train_pairs[0][0]).shape[0])
+    write_split(root, "train", _make_split(task, train_pairs, aug == "dihedral", seq_len))
+    write_split(root, "test", _make_split(task, test_pairs, False, seq_len))
+    write_identifiers(root, [BLANK_IDENTIFIER])
+    write_json(
+        root / PONDER_JSON,
+        {**recipe, "content_hash": content_hash(root), "format_version": FORMAT_VERSION},
+    )
+
+
+def _raw_key(grid: np.ndarray) -> bytes:
+    return np.asarray(grid.shape, dtype=np.int64).tobytes() + grid.tobytes()
+
+
+def _generate(
+    task: Any,
+    rng: np.random.Generator,
+    count: int,
+    params: dict[str, Any],
+    seen: set[bytes],
+    key: Callable[[np.ndarray], bytes],
+    desc: str,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`count` (puzzle, answer) grid pairs whose keys are not in `seen` (which grows).
+
+    Duplicates are skipped and drawn again from the same stream, so the result is still
+    a pure function of the seed."""
+    pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    duplicates_in_a_row = 0
+    with tqdm(total=count, desc=f"{desc} puzzles", disable=not sys.stderr.isatty()) as bar:
+        while len(pairs) < count:
+            puzzle = np.asarray(task.generate(rng, **params))
+            k = key(puzzle)
+            if k in seen:
+                duplicates_in_a_row += 1
+                if duplicates_in_a_row >= MAX_DUPLICATES_IN_A_ROW:
+                    raise UserError(
+                        f"could only generate {len(pairs)} distinct {desc} puzzles with "
+                        f"{params}; ask for fewer puzzles or larger ones"
+                    )
+                continue
+            duplicates_in_a_row = 0
+            seen.add(k)
+            pairs.append((puzzle, np.asarray(task.solve(puzzle))))
+            bar.update(1)
+    return pairs
+
+
+def _make_split(
+    task: Any, pairs: list[tuple[np.ndarray, np.ndarray]], augment: bool, seq_len: int
+) -> Split:
+    """One group per base puzzle; with `augment`, the group holds its 8 dihedral transforms
+    as 8 puzzles of one example each. Labels are the whole answer grid."""
+    views = NUM_DIHEDRAL if augment else 1
+    inputs, labels = [], []
+    for puzzle, answer in pairs:
+        for k in range(views):
+            inputs.append(task.encode(dihedral(puzzle, k)))
+            labels.append(task.encode(dihedral(answer, k)))
+    n_examples = len(inputs)
+    token_dtype = np.uint8 if task.vocab_size <= 256 else np.int32  # HRM stores mazes as uint8
+    metadata = DatasetMetadata(
+        pad_id=int(task.pad_id),
+        ignore_label_id=None if task.ignore_label_id is None else int(task.ignore_label_id),
+        blank_identifier_id=0,
+        vocab_size=int(task.vocab_size),
+        seq_len=seq_len,
+        num_puzzle_identifiers=1,
+        total_groups=len(pairs),
+        mean_puzzle_examples=1.0,
+        sets=("all",),
+        total_puzzles=n_examples,
+    )
+    return Split(
+        metadata=metadata,
+        inputs=_stack(inputs, seq_len, token_dtype),
+        labels=_stack(labels, seq_len, token_dtype),
+        puzzle_identifiers=np.zeros(n_examples, dtype=np.int32),  # every maze is "<blank>"
+        puzzle_indices=np.arange(n_examples + 1, dtype=np.int32),
+        group_indices=np.arange(0, n_examples + 1, views, dtype=np.int32),
+    )
+
+
+def _stack(rows: list[np.ndarray], seq_len: int, dtype: type) -> np.ndarray:
+    """[N, seq_len] array of token rows; every row must have seq_len tokens."""
+    if not rows:
+        return np.zeros((0, seq_len), dtype=dtype)
+    lengths = {int(r.shape[0]) for r in rows}
+    if lengths != {seq_len}:
+        raise UserError(f"generated puzzles have different token lengths {sorted(lengths)}")
+    return np.stack(rows).astype(dtype)

@@ -217,7 +217,8 @@ class Trainer:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if "ci" not in k)
             progress.write(f"eval @ step {self.step}: {shown}")
         score = metrics.get("exact")
-        if score is not None and (self.best is None or score > self.best):
+        # Ties go to the later checkpoint: it has trained longer on the same score.
+        if score is not None and (self.best is None or score >= self.best):
             self.best = score
             self.save("best")
         return metrics

@@ -107,3 +107,14 @@ def test_conv_mixer_is_local():
     x2[0, 0] += 1.0  # cell (0, 0)
     changed = (model.net(x2) - a).abs().sum(-1)[0].view(7, 7) > 1e-6
     assert changed[:2, :2].all() and not changed[2:, :].any() and not changed[:, 2:].any()
+
+
+def test_output_skip_reads_the_answer_from_y_plus_x():
+    plain = _trm(output_skip=False)
+    skip = _trm(output_skip=True)
+    skip.load_state_dict(plain.state_dict())
+    batch = _batch(2)
+    _, a = plain(plain.init_carry(2, "cpu"), batch)
+    _, b = skip(skip.init_carry(2, "cpu"), batch)
+    x = plain.embed(batch["inputs"])
+    assert torch.allclose(b.logits - a.logits, plain.lm_head(x), atol=1e-4)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import tiny_config
 
 from ponder.cli import main
 
@@ -27,31 +28,15 @@ def write(path: Path, text: str) -> Path:
 
 
 def tiny_preset(tmp_path: Path, data_dir: Path) -> Path:
-    raw = {
-        "name": "cli",
-        "run_dir": str(tmp_path / "run"),
-        "device": "cpu",
-        "precision": "fp32",
-        "data": {"path": str(data_dir)},
-        "model": {
-            "name": "trm",
-            "hidden_size": 32,
-            "num_heads": 2,
-            "ffn_multiple_of": 16,
-            "n": 1,
-            "T": 1,
-        },
-        "train": {
-            "steps": 4,
-            "global_batch_size": 4,
-            "N_sup": 2,
-            "log_every": 2,
-            "checkpoint_every": 2,
-            "eval_examples": 4,
-        },
-        "eval": {"batch_size": 8, "samples_png": 2},
-    }
-    return write(tmp_path / "tiny.yaml", yaml.safe_dump(raw))
+    """A YAML preset for a TRM that trains 4 steps in about a second."""
+    cfg = tiny_config(
+        data_dir,
+        tmp_path / "run",
+        name="cli",
+        model={"n": 1, "T": 1},
+        train={"steps": 4, "global_batch_size": 4, "checkpoint_every": 2, "eval_examples": 4},
+    )
+    return write(tmp_path / "tiny.yaml", yaml.safe_dump(cfg.to_dict()))
 
 
 def test_smoke_build_check_train_eval_solve(tmp_path, capsys):

@@ -46,6 +46,9 @@ class TrainConfig(FrozenConfig):
     halt_exploration_prob: float = Field(0.1, ge=0, le=1)
     ema: bool = False
     ema_rate: float = Field(0.999, gt=0, lt=1)
+    # A step whose loss is NaN or infinite is skipped (no update) and counted; the run stops
+    # with a clear message once more than this many were skipped.
+    max_nonfinite_steps: int = Field(10, ge=0)
     log_every: int = Field(10, gt=0)
     eval_every: int = Field(0, ge=0)  # 0: evaluate only at the end
     eval_examples: int = Field(256, ge=0)  # test examples for periodic evals (0: all)

@@ -89,3 +89,39 @@ def test_ema_weights_are_evaluated(tiny_maze_dir, tmp_path):
     key = next(k for k in tensors if k.startswith("ema.module.net"))
     name = key.removeprefix("ema.module.")
     assert torch.equal(run.model.state_dict()[name], tensors[key])
+
+
+def _poison_logits(monkeypatch, bad_calls: set[int]):
+    """Make the TRM return NaN logits on the listed forward calls (1-based)."""
+    from ponder.models.trm import TRM
+
+    original = TRM.forward
+    calls = {"n": 0}
+
+    def forward(self, carry, batch):
+        carry, out = original(self, carry, batch)
+        calls["n"] += 1
+        if calls["n"] in bad_calls:
+            out.logits = out.logits * float("nan")
+        return carry, out
+
+    monkeypatch.setattr(TRM, "forward", forward)
+
+
+def test_nonfinite_loss_is_skipped_and_counted(tiny_maze_dir, tmp_path, monkeypatch):
+    _poison_logits(monkeypatch, bad_calls={2})
+    run_dir = train(tiny_config(tiny_maze_dir, tmp_path / "nan"), quiet=True)
+    logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert sum(r.get("train/nonfinite_steps", 0) for r in logged) == 1
+    tensors, state = ckpt.load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
+    assert state["step"] == 6
+    assert all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("model."))
+
+
+def test_too_many_nonfinite_losses_stop_the_run(tiny_maze_dir, tmp_path, monkeypatch):
+    from ponder.errors import TrainingDiverged
+
+    _poison_logits(monkeypatch, bad_calls={2, 3})
+    cfg = tiny_config(tiny_maze_dir, tmp_path / "nan2", train={"max_nonfinite_steps": 1})
+    with pytest.raises(TrainingDiverged, match="2 non-finite losses by step 3"):
+        train(cfg, quiet=True)

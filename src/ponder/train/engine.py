@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ponder.config import RunConfig
+from ponder.errors import TrainingDiverged
 from ponder.models.base import (
     carry_detach,
     carry_from_tensors,
@@ -70,6 +71,7 @@ class Trainer:
         self.evaluate = evaluate
         self.ignore_label = ignore_label
         self.step = 0
+        self.nonfinite_steps = 0
         self.best: float | None = None
         self.rows = self._fresh_rows()
         self.sums = MetricSums()
@@ -131,16 +133,31 @@ class Trainer:
             change_weight=self.tc.label_change_weight,
         )
         self.optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
-            self.sums.add("nonfinite_steps", 1.0, 1.0)
-        else:
+        finite = bool(torch.isfinite(loss))
+        if finite:
             loss.backward()
             self._clip_and_step()
+        else:
+            self._skip_nonfinite()
         rows.carry = carry_detach(carry)
         rows.steps = rows.steps + 1
         with torch.no_grad():
             rows.halted = self._halt_decision(out.q_halt.detach())
-        self._record(loss, parts, correct)
+            if not finite:  # a carry that produced NaN must not live on: start afresh
+                rows.halted = torch.ones_like(rows.halted)
+        if finite:  # a skipped step's NaN must not poison the logged means
+            self._record(loss, parts, correct)
+
+    def _skip_nonfinite(self) -> None:
+        """No update for this step; stop once too many were skipped."""
+        self.nonfinite_steps += 1
+        self.sums.add("nonfinite_steps", 1.0, 1.0)
+        if self.nonfinite_steps > self.tc.max_nonfinite_steps:
+            raise TrainingDiverged(
+                f"training diverged: {self.nonfinite_steps} non-finite losses by step "
+                f"{self.step + 1} (train.max_nonfinite_steps={self.tc.max_nonfinite_steps}); "
+                "try a lower train.lr or train.grad_clip"
+            )
 
     def _clip_and_step(self) -> None:
         if self.tc.grad_clip > 0:

@@ -51,3 +51,16 @@ def test_halt_target_is_whole_answer_right():
 def test_stablemax_is_a_distribution():
     logp = stablemax_log_probs(torch.randn(3, 7) * 5)
     assert torch.allclose(logp.exp().sum(-1), torch.ones(3), atol=1e-5)
+
+
+def test_halting_counts_only_true_decisions():
+    from ponder.train.losses import halting_counts
+
+    q = torch.tensor([2.0, 2.0, -1.0, -1.0])  # halt, halt, continue, continue
+    right = torch.tensor([True, False, True, False])
+    counts = halting_counts(q, right)
+    assert counts["halt_precision"] == (1.0, 2.0)  # one of the two halts was right
+    assert counts["halt_recall"] == (1.0, 2.0)  # one of the two right answers halted
+    # A head that never halts gets no credit for the wrong rows it kept going on.
+    never = halting_counts(torch.full((4,), -5.0), torch.zeros(4, dtype=torch.bool))
+    assert never["halt_precision"] == (0.0, 0.0) and never["halt_recall"] == (0.0, 0.0)

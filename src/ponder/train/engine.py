@@ -31,7 +31,7 @@ from ponder.models.base import (
 from ponder.train import checkpoint as ckpt
 from ponder.train.ema import ModelEMA
 from ponder.train.logger import MetricsLogger, MetricSums, Progress
-from ponder.train.losses import segment_loss
+from ponder.train.losses import halting_counts, segment_loss
 from ponder.train.optim import build_optimizer, lr_at, set_lr
 from ponder.train.runtime import Runtime
 
@@ -146,7 +146,7 @@ class Trainer:
             if not finite:  # a carry that produced NaN must not live on: start afresh
                 rows.halted = torch.ones_like(rows.halted)
         if finite:  # a skipped step's NaN must not poison the logged means
-            self._record(loss, parts, correct)
+            self._record(loss, parts, correct, out.q_halt.detach())
 
     def _skip_nonfinite(self) -> None:
         """No update for this step; stop once too many were skipped."""
@@ -167,8 +167,10 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.model)
 
-    def _record(self, loss, parts, correct) -> None:
+    def _record(self, loss, parts, correct, q_halt) -> None:
         s, halted = self.sums, self.rows.halted
+        for name, (hits, count) in halting_counts(q_halt, correct).items():
+            s.add(name, hits, count)
         s.add_mean("loss", float(loss.detach()), 1.0)
         for name, value in parts.items():
             s.add_mean(name, float(value), 1.0)

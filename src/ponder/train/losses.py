@@ -55,3 +55,17 @@ def segment_loss(
     parts = {"lm_loss": lm.detach(), "halt_loss": halt.detach()}
     parts["token_acc"] = (token_ok.sum() / mask.sum().clamp(min=1)).detach()
     return lm + halt_weight * halt, parts, seq_correct
+
+
+def halting_counts(q_halt: torch.Tensor, correct: torch.Tensor) -> dict[str, tuple[float, float]]:
+    """(hits, count) for halting precision and recall. Only true decisions count: a row
+    that did not halt and was wrong is not a hit (a prototype counted it as one, which
+    made a head that never halts look 100% accurate on a hard task).
+    precision: of the rows that would halt (q_halt > 0), the share whose answer is right.
+    recall: of the rows whose answer is right, the share that would halt."""
+    halt = q_halt > 0  # (B,)
+    hits = float((halt & correct).sum())
+    return {
+        "halt_precision": (hits, float(halt.sum())),
+        "halt_recall": (hits, float(correct.sum())),
+    }

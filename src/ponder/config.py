@@ -25,6 +25,24 @@ class DataConfig(FrozenConfig):
     task: str | None = None  # taken from the dataset's ponder.json when not set
 
 
+class EarlyStopConfig(FrozenConfig):
+    """Stop when `metric` (an eval metric) has not improved by min_delta for `patience`
+    evaluations in a row; patience 0 turns it off."""
+
+    metric: str = "exact"
+    patience: int = Field(0, ge=0)
+    min_delta: float = Field(0.0, ge=0)
+
+
+class FailFastRule(FrozenConfig):
+    """Stop the run if `metric` is below `below` at the first evaluation at or after `step`
+    (for example: exact < 0.2 at half the budget)."""
+
+    step: int = Field(gt=0)
+    metric: str = "exact"
+    below: float
+
+
 class TrainConfig(FrozenConfig):
     steps: int = Field(1000, gt=0)  # optimizer steps (one per supervision segment)
     global_batch_size: int = Field(64, gt=0)  # split across DDP ranks
@@ -53,6 +71,8 @@ class TrainConfig(FrozenConfig):
     eval_every: int = Field(0, ge=0)  # 0: evaluate only at the end
     eval_examples: int = Field(256, ge=0)  # test examples for periodic evals (0: all)
     checkpoint_every: int = Field(200, ge=0)  # 0: only at the end
+    early_stop: EarlyStopConfig = EarlyStopConfig()
+    fail_fast: list[FailFastRule] = []
 
 
 class EvalConfig(FrozenConfig):

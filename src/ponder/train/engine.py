@@ -34,6 +34,7 @@ from ponder.train.logger import MetricsLogger, MetricSums, Progress
 from ponder.train.losses import halting_counts, segment_loss
 from ponder.train.optim import build_optimizer, lr_at, set_lr
 from ponder.train.runtime import Runtime
+from ponder.train.stopping import StopRules
 
 Evaluate = Callable[[nn.Module], dict[str, float]]
 
@@ -73,6 +74,8 @@ class Trainer:
         self.step = 0
         self.nonfinite_steps = 0
         self.best: float | None = None
+        self.stop_rules = StopRules(self.tc)
+        self.stop_reason: str | None = None
         self.rows = self._fresh_rows()
         self.sums = MetricSums()
         self.logger = MetricsLogger(run_dir, enabled=runtime.is_main)
@@ -194,8 +197,12 @@ class Trainer:
                     tick = self._log(progress, tick)
                 if self._due(self.tc.eval_every):
                     last_eval = self.run_eval(progress)
-                if self._due(self.tc.checkpoint_every):
+                    self.stop_reason = self.stop_rules.check(self.step, last_eval)
+                if self._due(self.tc.checkpoint_every) or self.stop_reason:
                     self.save("last")
+                if self.stop_reason:
+                    progress.write(f"stopping at step {self.step}: {self.stop_reason}")
+                    return last_eval
             # Periodic evals skip the last step (see _due), so the final one always runs here.
             last_eval = self.run_eval(progress)
             self.save("last")
@@ -258,6 +265,7 @@ class Trainer:
         state = {
             "step": self.step,
             "best": self.best,
+            "stop_rules": self.stop_rules.state(),
             "world_size": self.rt.world_size,
             "optim": opt_state,
             "rng": rng_state,
@@ -280,6 +288,7 @@ class Trainer:
             self.ema.load_state_dict(_strip(tensors, "ema."))
         ckpt.optimizer_from_flat(self.optimizer, tensors, state["optim"], "optim")
         self.step, self.best = int(state["step"]), state.get("best")
+        self.stop_rules.load(state.get("stop_rules", {}))
         if state.get("world_size", 1) == self.rt.world_size == 1:
             self._restore_rows(tensors)
             ckpt.rng_from_flat(tensors, state["rng"])

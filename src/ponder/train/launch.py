@@ -143,6 +143,9 @@ def _write_summary(run_dir, config, model, final, seconds, trainer) -> None:
         "steps": trainer.step,
         "train_seconds": seconds,
         "best_exact": trainer.best,
+        "stopped_early": trainer.stop_reason,
+        "early_stop": config.train.early_stop.model_dump(),
+        "fail_fast": [rule.model_dump() for rule in config.train.fail_fast],
         "final_eval": final,
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -49,3 +49,11 @@ def test_presets_load_and_round_trip():
     for preset in ("configs/maze_quick.yaml", "configs/maze_quick_transformer.yaml"):
         cfg = load_config(preset)
         assert config_from_dict(yaml.safe_load(dump_config(cfg))) == cfg
+
+
+def test_nested_keys_are_checked_too():
+    with pytest.raises(
+        UserError, match=r"train.early_stop.patiense'; did you mean train.early_stop.patience"
+    ):
+        load_config(None, ["train.early_stop.patiense=3"])
+    assert load_config(None, ["train.early_stop.patience=3"]).train.early_stop.patience == 3

@@ -170,6 +170,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "eval": EvalConfig,
 }
 _MODEL_CLASSES: dict[str, type[BaseModel]] = {"trm": TRMConfig, "transformer": TransformerConfig}
+_NESTED = {"train.early_stop"}  # sub-sections whose keys are checked one by one
 
 
 def valid_keys(model_name: str = "trm") -> list[str]:
@@ -177,6 +178,7 @@ def valid_keys(model_name: str = "trm") -> list[str]:
     keys = [k for k in RunConfig.model_fields if k not in (*_SECTIONS, "model")]
     for section, cls in _SECTIONS.items():
         keys += [f"{section}.{k}" for k in cls.model_fields]
+    keys += [f"train.early_stop.{k}" for k in EarlyStopConfig.model_fields]
     model_cls = _MODEL_CLASSES.get(model_name, TRMConfig)
     keys += [f"model.{k}" for k in model_cls.model_fields]
     return keys
@@ -199,7 +201,7 @@ def _flatten_keys(raw: dict[str, Any], prefix: str = "") -> list[str]:
     keys = []
     for key, value in raw.items():
         dotted = f"{prefix}{key}"
-        is_section = prefix == "" and key in (*_SECTIONS, "model")
+        is_section = (prefix == "" and key in (*_SECTIONS, "model")) or dotted in _NESTED
         if is_section and isinstance(value, dict):
             keys += _flatten_keys(value, dotted + ".")
         else:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 from ponder.errors import UserError
 from ponder.models import ModelConfig
 from ponder.models.base import FrozenConfig
+from ponder.models.hrm import HRMConfig
 from ponder.models.transformer import TransformerConfig
 from ponder.models.trm import TRMConfig
 
@@ -123,7 +124,7 @@ def config_from_dict(raw: dict[str, Any]) -> RunConfig:
 
 
 def _is_union_tag(part: Any) -> bool:
-    return part in ("trm", "transformer")
+    return part in _MODEL_CLASSES
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -169,7 +170,11 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "train": TrainConfig,
     "eval": EvalConfig,
 }
-_MODEL_CLASSES: dict[str, type[BaseModel]] = {"trm": TRMConfig, "transformer": TransformerConfig}
+_MODEL_CLASSES: dict[str, type[BaseModel]] = {
+    "trm": TRMConfig,
+    "hrm": HRMConfig,
+    "transformer": TransformerConfig,
+}
 _NESTED = {"train.early_stop"}  # sub-sections whose keys are checked one by one
 
 

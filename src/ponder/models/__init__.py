@@ -8,15 +8,16 @@ from pydantic import Field
 from torch import nn
 
 from ponder.models.base import DataSpec, ModelOutputs, count_parameters
+from ponder.models.hrm import HRM, HRMConfig
 from ponder.models.transformer import Transformer, TransformerConfig
 from ponder.models.trm import TRM, TRMConfig
 
-ModelConfig = Annotated[TRMConfig | TransformerConfig, Field(discriminator="name")]
+ModelConfig = Annotated[TRMConfig | HRMConfig | TransformerConfig, Field(discriminator="name")]
 
-_MODELS = {"trm": TRM, "transformer": Transformer}
+_MODELS = {"trm": TRM, "hrm": HRM, "transformer": Transformer}
 
 
-def build_model(config: TRMConfig | TransformerConfig, spec: DataSpec) -> nn.Module:
+def build_model(config: TRMConfig | HRMConfig | TransformerConfig, spec: DataSpec) -> nn.Module:
     return _MODELS[config.name](config, spec)
 
 

@@ -1,0 +1,99 @@
+"""HRM: the Hierarchical Reasoning Model (Wang et al., arXiv 2506.21734).
+
+Two modules: L (fast) and H (slow). Per supervision segment, with x the embedded input:
+
+    repeat H_cycles times:
+        repeat L_cycles times: z_L <- L(z_L + z_H + x)
+        z_H <- H(z_H + z_L)
+
+Every update but the last L and the last H step runs without gradient (the paper's
+"1-step gradient"). The answer is read from z_H; q_halt and q_continue from z_H's first
+position. Paper symbols map here once: H_cycles, L_cycles, H_layers, L_layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ponder.models.base import DataSpec, ModelOutputs, TrunkConfig
+from ponder.models.layers import Linear, TokenEmbedding, Trunk, trunc_normal_
+
+
+class HRMConfig(TrunkConfig):
+    name: Literal["hrm"] = "hrm"
+    H_layers: int = Field(4, gt=0)  # blocks in the slow module
+    L_layers: int = Field(4, gt=0)  # blocks in the fast module
+    H_cycles: int = Field(2, gt=0)  # slow updates per segment
+    L_cycles: int = Field(2, gt=0)  # fast updates per slow update
+
+
+@dataclass
+class HRMCarry:
+    z_H: torch.Tensor  # (B, L, D) slow state
+    z_L: torch.Tensor  # (B, L, D) fast state
+
+
+class HRM(nn.Module):
+    def __init__(self, config: HRMConfig, spec: DataSpec):
+        super().__init__()
+        self.config = config
+        d = config.hidden_size
+        learned = config.pos_encoding == "learned"
+        self.embed = TokenEmbedding(spec.vocab_size, d, spec.seq_len, learned_positions=learned)
+        self.H = self._module(config, spec, config.H_layers)
+        self.L = self._module(config, spec, config.L_layers)
+        self.lm_head = Linear(d, spec.vocab_size)
+        # (q_halt, q_continue) from the first position: weight 0, bias -5 at init (HRM).
+        self.q_head = Linear(d, 2, bias=True)
+        nn.init.zeros_(self.q_head.weight)
+        nn.init.constant_(self.q_head.bias, config.halt_bias_init)
+        self.register_buffer("H_init", trunc_normal_(torch.empty(d), std=1.0))
+        self.register_buffer("L_init", trunc_normal_(torch.empty(d), std=1.0))
+        self.seq_len = spec.seq_len
+
+    @staticmethod
+    def _module(config: HRMConfig, spec: DataSpec, layers: int) -> Trunk:
+        return Trunk(
+            hidden=config.hidden_size,
+            num_heads=config.num_heads,
+            num_layers=layers,
+            expansion=config.expansion,
+            multiple_of=config.ffn_multiple_of,
+            seq_len=spec.seq_len,
+            pos_encoding=config.pos_encoding,
+            grid_shape=spec.grid_shape,
+            attn_window=config.attn_window,
+            mixer=config.mixer,
+        )
+
+    def init_carry(self, batch_size: int, device: torch.device | str) -> HRMCarry:
+        shape = (batch_size, self.seq_len, self.config.hidden_size)
+        z_H = self.H_init.to(device).expand(shape).clone()
+        z_L = self.L_init.to(device).expand(shape).clone()
+        return HRMCarry(z_H=z_H, z_L=z_L)
+
+    def forward(
+        self, carry: HRMCarry, batch: dict[str, torch.Tensor]
+    ) -> tuple[HRMCarry, ModelOutputs]:
+        x = self.embed(batch["inputs"])  # (B, L, D)
+        z_H, z_L = carry.z_H.to(x.dtype), carry.z_L.to(x.dtype)
+        cfg = self.config
+        with torch.no_grad():
+            for h in range(cfg.H_cycles):
+                for step in range(cfg.L_cycles):
+                    last = h == cfg.H_cycles - 1 and step == cfg.L_cycles - 1
+                    if not last:
+                        z_L = self.L(z_L + z_H + x)
+                if h < cfg.H_cycles - 1:
+                    z_H = self.H(z_H + z_L)
+        # 1-step gradient: only the final L and H updates are differentiated.
+        z_L = self.L(z_L + z_H + x)
+        z_H = self.H(z_H + z_L)
+        q = self.q_head(z_H[:, 0]).float()  # (B, 2)
+        outputs = ModelOutputs(logits=self.lm_head(z_H), q_halt=q[:, 0], q_continue=q[:, 1])
+        return HRMCarry(z_H=z_H.detach(), z_L=z_L.detach()), outputs

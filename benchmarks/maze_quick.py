@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ponder.config import load_config
-from ponder.demo import DEFAULT_DEMO, _read_demo, _report, run_demo
+from ponder.demo import DEFAULT_DEMO, judge_run, read_demo_spec, run_demo
 from ponder.train.benchstep import bench_step
 
 
@@ -37,10 +37,10 @@ def main() -> None:
         "--reuse", action="store_true", help="judge the runs a finished `make demo` left"
     )
     args = parser.parse_args()
-    spec = _read_demo(args.demo)
+    spec = read_demo_spec(args.demo)
     root = args.demo.resolve().parent.parent
     if args.reuse:
-        reports = {name: _report(root / spec["out"] / name) for name in spec["runs"]}
+        reports = {name: judge_run(root / spec["out"] / name) for name in spec["runs"]}
     else:
         reports = run_demo(args.demo)
     results = {"machine": _machine(), "models": {}}

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ponder.errors import UserError
+from ponder.fileio import read_text_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,20 +117,11 @@ def _add_oracle_verify(sub) -> None:
     verify.set_defaults(handler=_verify)
 
 
-def _read_text(path: Path) -> str:
-    if not path.is_file():
-        raise UserError(f"file not found: {path}")
-    try:
-        return path.read_text()
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not a text file") from None
-
-
 def _oracle(args) -> int:
     from ponder import tasks
 
     task = tasks.get(args.task)
-    puzzle = task.parse_puzzle(_read_text(args.file))
+    puzzle = task.parse_puzzle(read_text_file(args.file))
     print(task.format(task.solve(puzzle)), end="")
     return 0
 
@@ -138,8 +130,8 @@ def _verify(args) -> int:
     from ponder import tasks
 
     task = tasks.get(args.task)
-    puzzle = task.parse_puzzle(_read_text(args.puzzle))
-    answer = task.parse(_read_text(args.answer))
+    puzzle = task.parse_puzzle(read_text_file(args.puzzle))
+    answer = task.parse(read_text_file(args.answer))
     if answer.shape != puzzle.shape:
         raise UserError(
             f"answer {args.answer} has shape {answer.shape[0]}x{answer.shape[1]}, "

@@ -15,11 +15,12 @@ from ponder.data import build_dataset
 from ponder.errors import UserError
 from ponder.eval.evaluate import format_side_by_side
 from ponder.eval.run import evaluate_run
+from ponder.fileio import atomic_write_text
 
 DEFAULT_DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 
 
-def _read_demo(path: Path) -> dict[str, Any]:
+def read_demo_spec(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UserError(f"demo config not found: {path}")
     spec = yaml.safe_load(path.read_text()) or {}
@@ -33,7 +34,7 @@ def run_demo(path: str | Path | None = None) -> dict[str, dict]:
     from ponder.train.launch import train
 
     demo_path = Path(path) if path else DEFAULT_DEMO
-    spec = _read_demo(demo_path)
+    spec = read_demo_spec(demo_path)
     base = demo_path.parent.parent  # repository root: presets are named relative to it
     ds = dict(spec["dataset"])
     data_dir = base / ds.pop("out")
@@ -47,12 +48,12 @@ def run_demo(path: str | Path | None = None) -> dict[str, dict]:
         config = load_config(base / preset, overrides)
         print(f"[demo] training {name} ({preset})", flush=True)
         run_dir = train(config, overwrite=True)
-        reports[name] = _report(run_dir)
+        reports[name] = judge_run(run_dir)
     _finish(out, reports)
     return reports
 
 
-def _report(run_dir: Path) -> dict:
+def judge_run(run_dir: Path) -> dict:
     report = evaluate_run(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
     report["params"] = summary["params"]
@@ -63,7 +64,7 @@ def _report(run_dir: Path) -> dict:
 def _finish(out: Path, reports: dict[str, dict]) -> None:
     table = format_side_by_side(reports)
     print("\n" + table)
-    (out / "comparison.md").write_text(table + "\n")
+    atomic_write_text(out / "comparison.md", table + "\n")
     first = next(iter(reports.values()))
     png = out / "solved_mazes.png"
     shutil.copyfile(first["files"]["samples"], png)

@@ -68,11 +68,10 @@ def _run_segments(model, batch, n_sup: int, device):
     for segment in range(1, n_sup + 1):
         carry, out = model(carry, batch)
         pred = out.logits.argmax(-1)  # (B, L)
-        at_halt = pred.clone() if at_halt is None else at_halt
         newly = (out.q_halt > 0) & (halt_step == n_sup) & (segment < n_sup)
         halt_step = torch.where(newly, segment, halt_step)
-        not_yet = (halt_step >= segment).view(-1, 1)
-        at_halt = torch.where(not_yet, pred, at_halt)
+        not_yet = (halt_step >= segment).view(-1, 1)  # rows still before their halt
+        at_halt = pred if at_halt is None else torch.where(not_yet, pred, at_halt)
     return pred.cpu().numpy(), at_halt.cpu().numpy(), halt_step.cpu().numpy()
 
 
@@ -143,12 +142,11 @@ def write_samples_png(
     """Draw up to `count` examples, failures first, as puzzle / prediction / oracle."""
     if count == 0 or not verdicts:
         return None
-    order = sorted(range(len(verdicts)), key=lambda i: bool(verdicts[i].get("exact")))
-    failures = [i for i in order if not verdicts[i].get("exact")][: max(1, count // 2)]
-    successes = [i for i in order if verdicts[i].get("exact")]
-    chosen = (failures + successes)[:count]
-    if len(chosen) < count:
-        chosen += [i for i in order if i not in chosen][: count - len(chosen)]
+    failures = [i for i, v in enumerate(verdicts) if not v.get("exact")]
+    successes = [i for i, v in enumerate(verdicts) if v.get("exact")]
+    # Up to half failures first, then successes; more failures if successes run out.
+    half = max(1, count // 2)
+    chosen = (failures[:half] + successes + failures[half:])[:count]
     shape = task.grid_shape(split.metadata.seq_len)
     rows = []
     for i in chosen:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ponder.errors import UserError
 from ponder.eval.evaluate import evaluate_model, write_samples_png
+from ponder.fileio import atomic_write_text, read_text_file
 from ponder.train.launch import load_run
 
 
@@ -39,7 +40,7 @@ def evaluate_run(run_dir: Path, data: Path | None = None, device: str | None = N
     report["data"] = str(run.data.root)
     report["checkpoint"] = str(run.checkpoint)
     report["files"] = {"metrics": str(out_dir / "metrics.json"), "samples": str(samples)}
-    _write_json(out_dir / "metrics.json", report)
+    atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=2) + "\n")
     return report
 
 
@@ -47,11 +48,9 @@ def solve_file(
     run_dir: Path, file: Path, png: Path | None = None, device: str | None = None
 ) -> dict:
     """Solve one puzzle file: the model's answer, the verifier's verdict, optional PNG."""
-    from ponder.cli import _read_text
-
     run = load_run(run_dir, device=device)
     task = run.data.task
-    puzzle = task.parse_puzzle(_read_text(file))
+    puzzle = task.parse_puzzle(read_text_file(file))
     _check_fits(task, puzzle, run.data.spec.seq_len)
     inputs = torch.as_tensor(task.encode(puzzle)[None], device=run.runtime.device)
     model = run.model
@@ -67,17 +66,9 @@ def solve_file(
 
 
 def _check_fits(task, puzzle: np.ndarray, seq_len: int) -> None:
-    from ponder.errors import UserError
-
     if puzzle.size != seq_len:
         side = int(round(seq_len**0.5))
         raise UserError(
             f"puzzle is {puzzle.shape[0]}x{puzzle.shape[1]} but the run was trained on "
             f"{side}x{side} grids"
         )
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)

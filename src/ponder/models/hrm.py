@@ -21,7 +21,7 @@ from pydantic import Field
 from torch import nn
 
 from ponder.models.base import DataSpec, ModelOutputs, TrunkConfig
-from ponder.models.layers import Linear, TokenEmbedding, Trunk, trunc_normal_
+from ponder.models.layers import Linear, build_embedding, build_trunk, trunc_normal_
 
 
 class HRMConfig(TrunkConfig):
@@ -43,10 +43,9 @@ class HRM(nn.Module):
         super().__init__()
         self.config = config
         d = config.hidden_size
-        learned = config.pos_encoding == "learned"
-        self.embed = TokenEmbedding(spec.vocab_size, d, spec.seq_len, learned_positions=learned)
-        self.H = self._module(config, spec, config.H_layers)
-        self.L = self._module(config, spec, config.L_layers)
+        self.embed = build_embedding(config, spec)
+        self.H = build_trunk(config, spec, config.H_layers)
+        self.L = build_trunk(config, spec, config.L_layers)
         self.lm_head = Linear(d, spec.vocab_size)
         # (q_halt, q_continue) from the first position: weight 0, bias -5 at init (HRM).
         self.q_head = Linear(d, 2, bias=True)
@@ -55,21 +54,6 @@ class HRM(nn.Module):
         self.register_buffer("H_init", trunc_normal_(torch.empty(d), std=1.0))
         self.register_buffer("L_init", trunc_normal_(torch.empty(d), std=1.0))
         self.seq_len = spec.seq_len
-
-    @staticmethod
-    def _module(config: HRMConfig, spec: DataSpec, layers: int) -> Trunk:
-        return Trunk(
-            hidden=config.hidden_size,
-            num_heads=config.num_heads,
-            num_layers=layers,
-            expansion=config.expansion,
-            multiple_of=config.ffn_multiple_of,
-            seq_len=spec.seq_len,
-            pos_encoding=config.pos_encoding,
-            grid_shape=spec.grid_shape,
-            attn_window=config.attn_window,
-            mixer=config.mixer,
-        )
 
     def init_carry(self, batch_size: int, device: torch.device | str) -> HRMCarry:
         shape = (batch_size, self.seq_len, self.config.hidden_size)

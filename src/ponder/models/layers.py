@@ -254,16 +254,17 @@ class QHead(nn.Module):
         return self.proj(pooled).squeeze(-1).float()  # (B,)
 
 
-def build_io(config, spec) -> tuple[TokenEmbedding, Trunk, Linear, QHead]:
-    """Embedding, block stack, output head and halting head from a TrunkConfig."""
-    d = config.hidden_size
-    embed = TokenEmbedding(
-        spec.vocab_size, d, spec.seq_len, learned_positions=config.pos_encoding == "learned"
-    )
-    trunk = Trunk(
-        hidden=d,
+def build_embedding(config, spec) -> TokenEmbedding:
+    learned = config.pos_encoding == "learned"
+    return TokenEmbedding(spec.vocab_size, config.hidden_size, spec.seq_len, learned)
+
+
+def build_trunk(config, spec, num_layers: int) -> Trunk:
+    """A block stack shaped by a TrunkConfig, with `num_layers` blocks."""
+    return Trunk(
+        hidden=config.hidden_size,
         num_heads=config.num_heads,
-        num_layers=config.num_layers,
+        num_layers=num_layers,
         expansion=config.expansion,
         multiple_of=config.ffn_multiple_of,
         seq_len=spec.seq_len,
@@ -272,5 +273,16 @@ def build_io(config, spec) -> tuple[TokenEmbedding, Trunk, Linear, QHead]:
         attn_window=config.attn_window,
         mixer=config.mixer,
     )
+
+
+def build_io(config, spec) -> tuple[TokenEmbedding, Trunk, Linear, QHead]:
+    """Embedding, block stack, output head and halting head from a TrunkConfig."""
+    d = config.hidden_size
+    trunk = build_trunk(config, spec, config.num_layers)
     head = Linear(d, spec.vocab_size)
-    return embed, trunk, head, QHead(d, config.halt_bias_init, config.q_pool)
+    return (
+        build_embedding(config, spec),
+        trunk,
+        head,
+        QHead(d, config.halt_bias_init, config.q_pool),
+    )

@@ -10,7 +10,7 @@ from ponder.config import RunConfig
 from ponder.data.loader import TrainBatches
 from ponder.models import build_model
 from ponder.train.engine import Trainer
-from ponder.train.launch import _ignore_label, open_dataset
+from ponder.train.launch import ignore_label, open_dataset
 from ponder.train.runtime import make_runtime, seed_everything
 
 
@@ -30,7 +30,7 @@ def bench_step(config: RunConfig, warmup: int, steps: int) -> StepBenchResult:
             runtime,
             run_dir=Path(scratch),
             evaluate=lambda m: {},
-            ignore_label=_ignore_label(data),
+            ignore_label=ignore_label(data),
         )
         counter = iter(range(10**9))
 

@@ -181,7 +181,6 @@ class Trainer:
         n_done = float(halted.sum())
         s.add("label_exact", float((correct & halted).sum()), n_done)
         s.add("halt_steps", float((self.rows.steps * halted).sum()), n_done)
-        s.add("rows", float(halted.numel()), 1.0)
 
     # ----- the loop ----------------------------------------------------------------------
     def fit(self) -> dict[str, float]:
@@ -217,10 +216,9 @@ class Trainer:
         now = time.perf_counter()
         steps = self.step - self._logged_step
         self._logged_step = self.step
-        rows_per_step = means.get("rows", 0.0) * self.rt.world_size
-        means["examples_per_s"] = rows_per_step * steps / max(now - tick, 1e-9)
+        rows = self.tc.global_batch_size * steps  # batch rows run since the last log
+        means["examples_per_s"] = rows / max(now - tick, 1e-9)
         means["lr"] = lr_at(self.step - 1, self.tc)
-        means.pop("rows", None)
         self.logger.log(self.step, means)
         fields = {k: means.get(k) for k in ("loss", "label_exact", "halt_steps")}
         progress.update(steps, **fields, ex_s=means["examples_per_s"])

@@ -17,10 +17,16 @@ from ponder.data.format import Split, load_split, read_ponder_json
 from ponder.data.loader import TrainBatches
 from ponder.errors import UserError
 from ponder.eval.evaluate import evaluate_model, scalar_metrics
+from ponder.fileio import atomic_write_text
 from ponder.models import DataSpec, build_model, count_parameters
 from ponder.train import checkpoint as ckpt
 from ponder.train.engine import Trainer
-from ponder.train.rundir import checkpoint_path, prepare_run_dir, read_run_config
+from ponder.train.rundir import (
+    CONFIG_NAME,
+    checkpoint_path,
+    prepare_run_dir,
+    read_run_config,
+)
 from ponder.train.runtime import Runtime, make_runtime, seed_everything
 
 
@@ -95,7 +101,7 @@ def train(
         runtime,
         run_dir,
         make_evaluator(config, data, runtime),
-        ignore_label=_ignore_label(data),
+        ignore_label=ignore_label(data),
     )
     if resume:
         trainer.restore(checkpoint_path(run_dir, "last"))
@@ -114,13 +120,14 @@ def train(
 def _comparable(config: RunConfig, run_dir: Path, resume: bool) -> dict:
     """The config a resumed run must match: where it runs (device, directory) may change."""
     now = config.to_dict()
-    if resume and (run_dir / "config.yaml").is_file():
+    if resume and (run_dir / CONFIG_NAME).is_file():
         saved = read_run_config(run_dir)
         now.update({k: saved[k] for k in ("device", "run_dir", "name") if k in saved})
     return now
 
 
-def _ignore_label(data: Dataset) -> int:
+def ignore_label(data: Dataset) -> int:
+    """The label id the loss skips (-100, matching nothing, when the dataset has none)."""
     ignore = data.train.metadata.ignore_label_id
     return -100 if ignore is None else ignore
 
@@ -148,7 +155,7 @@ def _write_summary(run_dir, config, model, final, seconds, trainer) -> None:
         "fail_fast": [rule.model_dump() for rule in config.train.fail_fast],
         "final_eval": final,
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
 @dataclass

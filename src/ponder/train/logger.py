@@ -74,7 +74,22 @@ def _collective_device() -> torch.device:
     return torch.device("cpu")
 
 
-class MetricsLogger:
+class _ClosesOnExit:
+    """`with obj:` calls obj.close() on the way out."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class MetricsLogger(_ClosesOnExit):
     """Appends metrics to ``run_dir/metrics.jsonl`` and TensorBoard; a no-op when disabled."""
 
     def __init__(self, run_dir: Path, enabled: bool = True) -> None:
@@ -107,17 +122,6 @@ class MetricsLogger:
             self._writer.close()
             self._writer = None
 
-    def __enter__(self) -> MetricsLogger:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def _open_file(self) -> IO[str]:
         if self._file is None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -146,7 +150,7 @@ def _tag(prefix: str, name: str) -> str:
     return f"{prefix}/{name}" if prefix else name
 
 
-class Progress:
+class Progress(_ClosesOnExit):
     """One tqdm bar showing the latest metrics compactly; silent when not enabled."""
 
     def __init__(self, total: int, initial: int = 0, enabled: bool = True, desc: str = "train"):
@@ -172,17 +176,6 @@ class Progress:
 
     def close(self) -> None:
         self._bar.close()
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _compact(value: Any) -> str:

@@ -6,7 +6,6 @@ A run directory holds ``config.yaml`` (the resolved config), ``metrics.jsonl``, 
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import yaml
 
 from ponder.errors import UserError
+from ponder.fileio import atomic_write_text
 
 CONFIG_NAME = "config.yaml"
 CHECKPOINT_NAMES = ("last", "best")
@@ -66,7 +66,7 @@ def prepare_run_dir(run_dir: Path, config: dict, *, overwrite: bool, resume: boo
         _wipe(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     text = yaml.safe_dump(config, sort_keys=False)
-    _atomic_write_text(run_dir / CONFIG_NAME, text)
+    atomic_write_text(run_dir / CONFIG_NAME, text)
     return run_dir
 
 
@@ -112,16 +112,3 @@ def _wipe(run_dir: Path) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

@@ -278,11 +278,8 @@ def build_trunk(config, spec, num_layers: int) -> Trunk:
 def build_io(config, spec) -> tuple[TokenEmbedding, Trunk, Linear, QHead]:
     """Embedding, block stack, output head and halting head from a TrunkConfig."""
     d = config.hidden_size
+    # Creation order fixes which random numbers each weight's init draws: keep it.
+    embed = build_embedding(config, spec)
     trunk = build_trunk(config, spec, config.num_layers)
     head = Linear(d, spec.vocab_size)
-    return (
-        build_embedding(config, spec),
-        trunk,
-        head,
-        QHead(d, config.halt_bias_init, config.q_pool),
-    )
+    return embed, trunk, head, QHead(d, config.halt_bias_init, config.q_pool)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from ponder.errors import UserError
 from ponder.models import ModelConfig
@@ -19,11 +19,17 @@ from ponder.models.base import FrozenConfig
 from ponder.models.hrm import HRMConfig
 from ponder.models.transformer import TransformerConfig
 from ponder.models.trm import TRMConfig
+from ponder.train.halting import HaltRule
 
 
 class DataConfig(FrozenConfig):
     path: str = "data/maze_quick"  # dataset directory (HRM/TRM layout)
     task: str | None = None  # taken from the dataset's ponder.json when not set
+    # What a recipe expects of its dataset (unset: whatever the dataset has). A dataset
+    # that differs is refused with both values named, before any model is built.
+    vocab_size: int | None = Field(None, gt=0)
+    seq_len: int | None = Field(None, gt=0)
+    num_puzzle_identifiers: int | None = Field(None, gt=0)
 
 
 class EarlyStopConfig(FrozenConfig):
@@ -54,6 +60,11 @@ class TrainConfig(FrozenConfig):
     optimizer: Literal["adamw", "adam_atan2"] = "adamw"
     betas: tuple[float, float] = (0.9, 0.95)
     weight_decay: float = Field(0.1, ge=0)
+    vector_weight_decay: float | None = Field(None, ge=0)  # biases etc.; None: weight_decay
+    # The puzzle-embedding table's own optimizer (ponder.train.sparse_emb), rate and decay.
+    puzzle_emb_optimizer: Literal["signsgd", "adamw"] = "signsgd"
+    puzzle_emb_lr: float = Field(1e-2, gt=0)
+    puzzle_emb_weight_decay: float = Field(0.1, ge=0)
     grad_clip: float = Field(1.0, ge=0)  # 0 disables clipping
     loss: Literal["softmax", "stablemax"] = "softmax"
     # Weight of cells whose label differs from the input token (the path of a maze, the
@@ -61,7 +72,11 @@ class TrainConfig(FrozenConfig):
     label_change_weight: float = Field(1.0, gt=0)
     halt_loss_weight: float = Field(0.5, ge=0)
     N_sup: int = Field(16, gt=0)  # max supervision segments per example (paper N_sup)
-    halting: bool = True  # ACT: halt early when q_halt > 0 (else always run N_sup)
+    # ACT halting rule (ponder.train.halting): "none" runs all N_sup segments; "trm" halts
+    # when q_halt > 0; "hrm" when q_halt > q_continue (Q-learning, one extra forward a step).
+    # YAML false/off mean "none", true means "trm".
+    halting: HaltRule = "trm"
+    halt_min_steps: int = Field(1, gt=0)  # never halt before this many segments
     halt_exploration_prob: float = Field(0.1, ge=0, le=1)
     ema: bool = False
     ema_rate: float = Field(0.999, gt=0, lt=1)
@@ -74,6 +89,13 @@ class TrainConfig(FrozenConfig):
     checkpoint_every: int = Field(200, ge=0)  # 0: only at the end
     early_stop: EarlyStopConfig = EarlyStopConfig()
     fail_fast: list[FailFastRule] = []
+
+    @field_validator("halting", mode="before")
+    @classmethod
+    def _halting_from_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # YAML reads `off` and `no` as false
+            return "trm" if value else "none"
+        return value
 
 
 class EvalConfig(FrozenConfig):
@@ -93,6 +115,14 @@ class RunConfig(FrozenConfig):
     model: ModelConfig = TRMConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+
+    @model_validator(mode="after")
+    def _continue_head_for_q_learning(self) -> RunConfig:
+        """HRM's Q-learning rule needs a q_continue head: turn it on (saved in the config)."""
+        if self.train.halting == "hrm" and not self.model.q_continue:
+            model = self.model.model_copy(update={"q_continue": True})
+            object.__setattr__(self, "model", model)
+        return self
 
     def resolved_run_dir(self) -> Path:
         return Path(self.run_dir) if self.run_dir else Path("runs") / self.name

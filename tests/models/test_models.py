@@ -116,7 +116,7 @@ def test_output_skip_reads_the_answer_from_y_plus_x():
     batch = _batch(2)
     _, a = plain(plain.init_carry(2, "cpu"), batch)
     _, b = skip(skip.init_carry(2, "cpu"), batch)
-    x = plain.embed(batch["inputs"])
+    x = plain.embed(batch)
     assert torch.allclose(b.logits - a.logits, plain.lm_head(x), atol=1e-4)
 
 
@@ -149,3 +149,47 @@ def test_hrm_one_step_gradient_only_reaches_the_last_updates():
     out.logits.float().sum().backward()
     # Earlier cycles ran under no_grad, so the initial states get no gradient at all.
     assert carry.z_H.grad is None and carry.z_L.grad is None
+
+
+def _grad_calls(model, module) -> list[bool]:
+    """Run one segment; return, per call of `module`, whether autograd was recording."""
+    calls = []
+    handle = module.register_forward_pre_hook(lambda m, a: calls.append(torch.is_grad_enabled()))
+    model(model.init_carry(2, "cpu"), _batch(2))
+    handle.remove()
+    return calls
+
+
+def test_trm_backpropagates_through_the_last_recursion_only():
+    """T=3, n=2: 9 calls of the net; the last recursion's n + 1 = 3 record gradients."""
+    model = _trm(T=3)
+    assert _grad_calls(model, model.net) == [False] * 6 + [True] * 3
+
+
+def test_trm_one_step_gradient_ablation_cuts_all_but_two_calls():
+    model = _trm(T=3, n=3, one_step_grad=True)
+    assert _grad_calls(model, model.net) == [False] * 10 + [True] * 2
+
+
+def test_hrm_grad_calls_are_the_last_l_and_h_updates():
+    model = _hrm(H_cycles=2, L_cycles=3)
+    assert _grad_calls(model, model.L) == [False] * 5 + [True]
+    assert _grad_calls(model, model.H) == [False, True]
+
+
+def test_no_grad_recursions_cut_the_incoming_carry_from_the_graph():
+    """Tensors used only in the no-grad passes (here the incoming carry) get no gradient;
+    without a no-grad pass (T=1) they do."""
+    model = _trm(T=2)
+    carry = model.init_carry(2, "cpu")
+    carry.z.requires_grad_(True)
+    carry.y.requires_grad_(True)
+    _, out = model(carry, _batch(2))
+    out.logits.float().sum().backward()
+    assert carry.z.grad is None and carry.y.grad is None  # cut by the no-grad recursion
+    one = _trm(T=1)
+    carry = one.init_carry(2, "cpu")
+    carry.z.requires_grad_(True)
+    _, out = one(carry, _batch(2))
+    out.logits.float().sum().backward()
+    assert carry.z.grad is not None  # with no no-grad recursion the carry is reached

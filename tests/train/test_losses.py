@@ -58,9 +58,9 @@ def test_halting_counts_only_true_decisions():
 
     q = torch.tensor([2.0, 2.0, -1.0, -1.0])  # halt, halt, continue, continue
     right = torch.tensor([True, False, True, False])
-    counts = halting_counts(q, right)
+    counts = halting_counts(q > 0, right)
     assert counts["halt_precision"] == (1.0, 2.0)  # one of the two halts was right
     assert counts["halt_recall"] == (1.0, 2.0)  # one of the two right answers halted
     # A head that never halts gets no credit for the wrong rows it kept going on.
-    never = halting_counts(torch.full((4,), -5.0), torch.zeros(4, dtype=torch.bool))
+    never = halting_counts(torch.zeros(4, dtype=torch.bool), torch.zeros(4, dtype=torch.bool))
     assert never["halt_precision"] == (0.0, 0.0) and never["halt_recall"] == (0.0, 0.0)

@@ -17,13 +17,15 @@ from torch import nn
 
 from ponder.data.format import Split
 from ponder.data.loader import eval_batches
+from ponder.models.layers import PuzzleEmbedding
+from ponder.train.halting import HaltRule, halt_signal
 
 
 @dataclass
 class Predictions:
     final: np.ndarray  # (N, L) argmax tokens after the last segment
     at_halt: np.ndarray  # (N, L) argmax tokens at the segment the model would halt
-    halt_step: np.ndarray  # (N,) 1-based segment where q_halt > 0 first (N_sup if never)
+    halt_step: np.ndarray  # (N,) 1-based segment where the rule first says halt (N_sup if never)
     index: np.ndarray  # (N,) example positions in the split
 
 
@@ -36,16 +38,21 @@ def predict(
     batch_size: int,
     device: torch.device,
     limit: int = 0,
+    halt_rule: HaltRule = "trm",
+    identifier: int | None = None,
 ) -> Predictions:
     """Run each example for all n_sup segments from a fresh carry (the full limit, as the
-    papers evaluate), remembering where the halting head would have stopped."""
+    papers evaluate), remembering where the halting rule would have stopped. `identifier`
+    replaces every puzzle identifier (the leakage check runs with the blank one)."""
     finals, halts, steps, indices = [], [], [], []
     seen = 0
     for batch in eval_batches(split, batch_size):
         if limit and seen >= limit:
             break
         batch = {k: v.to(device) for k, v in batch.items()}
-        final, at_halt, halt_step = _run_segments(model, batch, n_sup, device)
+        if identifier is not None:
+            batch["puzzle_identifiers"] = torch.full_like(batch["puzzle_identifiers"], identifier)
+        final, at_halt, halt_step = _run_segments(model, batch, n_sup, device, halt_rule)
         finals.append(final)
         halts.append(at_halt)
         steps.append(halt_step)
@@ -60,7 +67,7 @@ def predict(
     )
 
 
-def _run_segments(model, batch, n_sup: int, device):
+def _run_segments(model, batch, n_sup: int, device, halt_rule: HaltRule):
     b = batch["inputs"].shape[0]
     carry = model.init_carry(b, device)
     halt_step = torch.full((b,), n_sup, dtype=torch.long, device=device)
@@ -68,7 +75,7 @@ def _run_segments(model, batch, n_sup: int, device):
     for segment in range(1, n_sup + 1):
         carry, out = model(carry, batch)
         pred = out.logits.argmax(-1)  # (B, L)
-        newly = (out.q_halt > 0) & (halt_step == n_sup) & (segment < n_sup)
+        newly = halt_signal(out, halt_rule) & (halt_step == n_sup) & (segment < n_sup)
         halt_step = torch.where(newly, segment, halt_step)
         not_yet = (halt_step >= segment).view(-1, 1)  # rows still before their halt
         at_halt = pred if at_halt is None else torch.where(not_yet, pred, at_halt)
@@ -110,7 +117,7 @@ def summarise(verdicts: list[dict], preds: Predictions, early: list[dict], n_sup
     report["halt_steps_mean"] = float(preds.halt_step.mean()) if n else 0.0
     hist = np.bincount(preds.halt_step, minlength=n_sup + 1)[1:]
     report["halt_steps_hist"] = [int(c) for c in hist]
-    report["early_exact"] = float(np.mean([bool(v.get("exact")) for v in early])) if n else 0.0
+    report["early_exact"] = _mean_exact(early)
     report["steps_saved"] = 1.0 - report["halt_steps_mean"] / n_sup if n else 0.0
     return report
 
@@ -124,11 +131,30 @@ def evaluate_model(
     batch_size: int,
     device: torch.device,
     limit: int = 0,
+    halt_rule: HaltRule = "trm",
 ) -> tuple[dict, Predictions, list[dict]]:
-    preds = predict(model, split, n_sup=n_sup, batch_size=batch_size, device=device, limit=limit)
+    """Judge the model's answers. A model with a puzzle embedding is also run with every
+    identifier replaced by the blank one (leakage check): `exact_blank_id` far below
+    `exact` means the answers lean on memorised per-puzzle vectors."""
+    run = dict(n_sup=n_sup, batch_size=batch_size, device=device, limit=limit, halt_rule=halt_rule)
+    preds = predict(model, split, **run)
     verdicts = judge(task, split, preds.final, preds.index)
     early = judge(task, split, preds.at_halt, preds.index)
-    return summarise(verdicts, preds, early, n_sup), preds, verdicts
+    report = summarise(verdicts, preds, early, n_sup)
+    if uses_puzzle_identifiers(model):
+        blank = split.metadata.blank_identifier_id or 0
+        blind = predict(model, split, identifier=blank, **run)
+        blind_verdicts = judge(task, split, blind.final, blind.index)
+        report["exact_blank_id"] = _mean_exact(blind_verdicts)
+    return report, preds, verdicts
+
+
+def uses_puzzle_identifiers(model: nn.Module) -> bool:
+    return any(isinstance(m, PuzzleEmbedding) for m in model.modules())
+
+
+def _mean_exact(verdicts: list[dict]) -> float:
+    return float(np.mean([bool(v.get("exact")) for v in verdicts])) if verdicts else 0.0
 
 
 def scalar_metrics(report: dict) -> dict[str, float]:
@@ -170,6 +196,11 @@ def format_report(report: dict, title: str = "") -> str:
         f"exact {100 * report['early_exact']:.2f}% and save {100 * report['steps_saved']:.1f}% of segments"
     )
     lines.append(f"halt steps   histogram {report['halt_steps_hist']}")
+    if "exact_blank_id" in report:
+        lines.append(
+            f"leakage      exact with the blank puzzle id {100 * report['exact_blank_id']:.2f}% "
+            f"(true ids {100 * report['exact']:.2f}%)"
+        )
     return "\n".join(lines)
 
 

@@ -26,6 +26,7 @@ def evaluate_run(run_dir: Path, data: Path | None = None, device: str | None = N
             n_sup=run.config.train.N_sup,
             batch_size=run.config.eval.batch_size,
             device=run.runtime.device,
+            halt_rule=run.config.train.halting,
         )
     out_dir = Path(run_dir) / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -53,11 +54,14 @@ def solve_file(
     puzzle = task.parse_puzzle(read_text_file(file))
     _check_fits(task, puzzle, run.data.spec.seq_len)
     inputs = torch.as_tensor(task.encode(puzzle)[None], device=run.runtime.device)
+    # A puzzle from a file has no identifier: it gets the blank one.
+    blank = run.data.train.metadata.blank_identifier_id or 0
+    batch = {"inputs": inputs, "puzzle_identifiers": torch.full_like(inputs[:, 0], blank)}
     model = run.model
     with torch.no_grad(), run.runtime.autocast():
         carry = model.init_carry(1, run.runtime.device)
         for _ in range(run.config.train.N_sup):
-            carry, out = model(carry, {"inputs": inputs})
+            carry, out = model(carry, batch)
     answer = task.decode(out.logits.argmax(-1)[0].cpu().numpy(), puzzle.shape)
     verdict = task.verify(puzzle, answer)
     if png is not None:

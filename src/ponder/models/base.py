@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class FrozenConfig(BaseModel):
@@ -36,6 +36,21 @@ class TrunkConfig(FrozenConfig):
     mixer: Literal["attention", "conv"] = "attention"
     q_pool: Literal["first", "mean"] = "first"  # where q_halt reads the state (papers: first)
     halt_bias_init: float = -5.0  # negative, so early training does not halt at once
+    q_continue: bool = False  # a q_continue output too (HRM; train.halting=hrm turns it on)
+    # Puzzle embedding: a learned vector per puzzle identifier, prepended as this many
+    # tokens (0: none; HRM 1, TRM 16). puzzle_emb_dim 0 means hidden_size.
+    puzzle_emb_len: int = Field(0, ge=0)
+    puzzle_emb_dim: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _conv_has_no_prefix(self) -> TrunkConfig:
+        if self.mixer == "conv" and self.puzzle_emb_len > 0:
+            raise ValueError(
+                "mixer 'conv' mixes grid cells only; puzzle_emb_len needs mixer 'attention'"
+            )
+        if self.puzzle_emb_dim > self.puzzle_emb_len * self.hidden_size:
+            raise ValueError("puzzle_emb_dim must be at most puzzle_emb_len * hidden_size")
+        return self
 
 
 @dataclass(frozen=True)

@@ -21,11 +21,12 @@ from pydantic import Field
 from torch import nn
 
 from ponder.models.base import DataSpec, ModelOutputs, TrunkConfig
-from ponder.models.layers import Linear, build_embedding, build_trunk, trunc_normal_
+from ponder.models.layers import Linear, QHead, build_embedding, build_trunk, trunc_normal_
 
 
 class HRMConfig(TrunkConfig):
     name: Literal["hrm"] = "hrm"
+    q_continue: bool = True  # HRM's head has (q_halt, q_continue)
     H_layers: int = Field(4, gt=0)  # blocks in the slow module
     L_layers: int = Field(4, gt=0)  # blocks in the fast module
     H_cycles: int = Field(2, gt=0)  # slow updates per segment
@@ -48,12 +49,11 @@ class HRM(nn.Module):
         self.L = build_trunk(config, spec, config.L_layers)
         self.lm_head = Linear(d, spec.vocab_size)
         # (q_halt, q_continue) from the first position: weight 0, bias -5 at init (HRM).
-        self.q_head = Linear(d, 2, bias=True)
-        nn.init.zeros_(self.q_head.weight)
-        nn.init.constant_(self.q_head.bias, config.halt_bias_init)
+        self.q_head = QHead(d, config.halt_bias_init, config.q_pool, config.q_continue)
         self.register_buffer("H_init", trunc_normal_(torch.empty(d), std=1.0))
         self.register_buffer("L_init", trunc_normal_(torch.empty(d), std=1.0))
-        self.seq_len = spec.seq_len
+        self.prefix = config.puzzle_emb_len  # puzzle-embedding tokens before the grid
+        self.seq_len = self.prefix + spec.seq_len
 
     def init_carry(self, batch_size: int, device: torch.device | str) -> HRMCarry:
         shape = (batch_size, self.seq_len, self.config.hidden_size)
@@ -64,7 +64,7 @@ class HRM(nn.Module):
     def forward(
         self, carry: HRMCarry, batch: dict[str, torch.Tensor]
     ) -> tuple[HRMCarry, ModelOutputs]:
-        x = self.embed(batch["inputs"])  # (B, L, D)
+        x = self.embed(batch)  # (B, P + L, D)
         z_H, z_L = carry.z_H.to(x.dtype), carry.z_L.to(x.dtype)
         cfg = self.config
         with torch.no_grad():
@@ -78,6 +78,7 @@ class HRM(nn.Module):
         # 1-step gradient: only the final L and H updates are differentiated.
         z_L = self.L(z_L + z_H + x)
         z_H = self.H(z_H + z_L)
-        q = self.q_head(z_H[:, 0]).float()  # (B, 2)
-        outputs = ModelOutputs(logits=self.lm_head(z_H), q_halt=q[:, 0], q_continue=q[:, 1])
+        q_halt, q_continue = self.q_head(z_H)
+        logits = self.lm_head(z_H[:, self.prefix :])  # (B, L, V): grid positions only
+        outputs = ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue)
         return HRMCarry(z_H=z_H.detach(), z_L=z_L.detach()), outputs

@@ -66,7 +66,9 @@ class RotaryEmbedding(nn.Module):
     rotate with the row, half with the column, so a grid neighbour is the same relative
     rotation wherever it is (1D RoPE sees "below" as an offset of W, learned per width)."""
 
-    def __init__(self, head_dim: int, seq_len: int, grid_shape: tuple[int, int] | None):
+    def __init__(
+        self, head_dim: int, seq_len: int, grid_shape: tuple[int, int] | None, prefix: int = 0
+    ):
         super().__init__()
         if grid_shape is None:
             angles = rope_angles(torch.arange(seq_len), head_dim)  # (L, Dh/2)
@@ -78,6 +80,8 @@ class RotaryEmbedding(nn.Module):
                 [rope_angles(idx // cols, half), rope_angles(idx % cols, half)], dim=-1
             )  # (L, Dh/2)
             assert rows * cols == seq_len, "grid shape must cover the sequence"
+        # Prefix (puzzle-embedding) tokens sit before the grid, unrotated (angle 0).
+        angles = torch.cat([angles.new_zeros(prefix, angles.shape[1]), angles])  # (P+L, Dh/2)
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
@@ -89,15 +93,19 @@ class RotaryEmbedding(nn.Module):
         return out.to(x.dtype)
 
 
-def local_window_mask(grid_shape: tuple[int, int], radius: int) -> torch.Tensor:
-    """Boolean (L, L) mask letting each cell attend to cells within Chebyshev distance
-    `radius` on the 2D grid: a locality prior (mazes are solved by local propagation)."""
+def local_window_mask(grid_shape: tuple[int, int], radius: int, prefix: int = 0) -> torch.Tensor:
+    """Boolean (P+L, P+L) mask letting each cell attend to cells within Chebyshev distance
+    `radius` on the 2D grid: a locality prior (mazes are solved by local propagation).
+    The P prefix (puzzle-embedding) tokens see and are seen by every position."""
     rows, cols = grid_shape
     r = torch.arange(rows * cols) // cols
     c = torch.arange(rows * cols) % cols
     near_rows = (r[:, None] - r[None, :]).abs() <= radius
     near_cols = (c[:, None] - c[None, :]).abs() <= radius
-    return near_rows & near_cols
+    grid = near_rows & near_cols  # (L, L)
+    mask = torch.ones(prefix + rows * cols, prefix + rows * cols, dtype=torch.bool)
+    mask[prefix:, prefix:] = grid
+    return mask
 
 
 class Attention(nn.Module):
@@ -170,22 +178,63 @@ class Block(nn.Module):
         return rms_norm(x + self.mlp(x))
 
 
+class PuzzleEmbedding(nn.Module):
+    """One zero-initialised vector per puzzle identifier, prepended as `length` tokens
+    (HRM: 1, TRM: 16; a vector narrower than length * hidden is zero-padded, as in TRM).
+
+    The table is a buffer, not a parameter: the dense optimizer never sees it and no
+    gradient the size of the table (ARC: ~1M rows) is ever made. In a training forward the
+    batch's rows are gathered into `rows`, a leaf tensor whose .grad the sparse optimizer
+    (ponder.train.sparse_emb) reads after backward, together with `ids`."""
+
+    def __init__(self, num_identifiers: int, dim: int, length: int, hidden: int):
+        super().__init__()
+        if dim > length * hidden:
+            raise ValueError(f"puzzle_emb_dim {dim} exceeds puzzle_emb_len * hidden_size")
+        self.length, self.hidden = length, hidden
+        self.register_buffer("weight", torch.zeros(num_identifiers, dim))
+        self.rows: torch.Tensor | None = None  # (B, dim) leaf of the last training forward
+        self.ids: torch.Tensor | None = None  # (B,) identifiers of those rows
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (B,) -> (B, length, hidden)."""
+        rows = self.weight[ids]  # (B, dim)
+        if self.training and torch.is_grad_enabled():
+            rows = rows.detach().requires_grad_(True)
+            self.rows, self.ids = rows, ids
+        pad = self.length * self.hidden - rows.shape[-1]
+        return F.pad(rows, (0, pad)).view(-1, self.length, self.hidden)
+
+
 class TokenEmbedding(nn.Module):
     """Token (and optionally learned position) embedding, init std 1/sqrt(D) and scaled by
-    sqrt(D) as in HRM, so inputs enter the post-norm stack at unit scale."""
+    sqrt(D) as in HRM, so inputs enter the post-norm stack at unit scale. With a puzzle
+    embedding its tokens come first: the output is (B, P + L, D)."""
 
-    def __init__(self, vocab_size: int, hidden: int, seq_len: int, learned_positions: bool):
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden: int,
+        seq_len: int,
+        learned_positions: bool,
+        puzzle: PuzzleEmbedding | None = None,
+    ):
         super().__init__()
         self.scale = math.sqrt(hidden)
         self.tokens = nn.Embedding(vocab_size, hidden)
         trunc_normal_(self.tokens.weight, std=1.0 / self.scale)
+        self.prefix = puzzle.length if puzzle is not None else 0
         self.positions = None
         if learned_positions:
-            self.positions = nn.Parameter(torch.empty(seq_len, hidden))
+            self.positions = nn.Parameter(torch.empty(self.prefix + seq_len, hidden))
             trunc_normal_(self.positions, std=1.0 / self.scale)
+        self.puzzle = puzzle
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.tokens(tokens)  # (B, L, D)
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        x = self.tokens(batch["inputs"])  # (B, L, D)
+        if self.puzzle is not None:
+            prefix = self.puzzle(batch["puzzle_identifiers"]).to(x.dtype)  # (B, P, D)
+            x = torch.cat([prefix, x], dim=1)  # (B, P + L, D)
         if self.positions is not None:
             # 1/sqrt(2) keeps the sum of two unit-scale embeddings at unit scale.
             x = (x + self.positions) * (1 / math.sqrt(2))
@@ -209,8 +258,11 @@ class Trunk(nn.Module):
         grid_shape: tuple[int, int] | None,
         attn_window: int,
         mixer: str = "attention",
+        prefix: int = 0,
     ):
         super().__init__()
+        if mixer == "conv" and prefix:
+            raise ValueError("a grid convolution cannot mix puzzle-embedding tokens")
         conv_grid = _require_grid(grid_shape) if mixer == "conv" else None
         self.blocks = nn.ModuleList(
             Block(hidden, num_heads, expansion, multiple_of, conv_grid) for _ in range(num_layers)
@@ -218,12 +270,12 @@ class Trunk(nn.Module):
         head_dim = hidden // num_heads
         self.rotary = None
         if pos_encoding == "rope":
-            self.rotary = RotaryEmbedding(head_dim, seq_len, None)
+            self.rotary = RotaryEmbedding(head_dim, prefix + seq_len, None)
         elif pos_encoding == "rope2d":
-            self.rotary = RotaryEmbedding(head_dim, seq_len, _require_grid(grid_shape))
+            self.rotary = RotaryEmbedding(head_dim, seq_len, _require_grid(grid_shape), prefix)
         mask = None
         if attn_window > 0 and mixer == "attention":
-            mask = local_window_mask(_require_grid(grid_shape), attn_window)
+            mask = local_window_mask(_require_grid(grid_shape), attn_window, prefix)
         self.register_buffer("mask", mask, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -239,24 +291,34 @@ def _require_grid(grid_shape: tuple[int, int] | None) -> tuple[int, int]:
 
 
 class QHead(nn.Module):
-    """Halting logit from a pooled state: weight 0 and a negative bias at init (HRM/TRM),
+    """Halting logits from a pooled state: q_halt ("the answer is right now") and, when
+    asked for, q_continue (HRM's Q-learning). Weight 0 and a negative bias at init (HRM/TRM),
     i.e. "do not halt yet" until the model has learned when its answers are right."""
 
-    def __init__(self, hidden: int, bias_init: float, pool: str):
+    def __init__(self, hidden: int, bias_init: float, pool: str, with_continue: bool = False):
         super().__init__()
         self.pool = pool
-        self.proj = Linear(hidden, 1, bias=True)
+        self.with_continue = with_continue
+        self.proj = Linear(hidden, 2 if with_continue else 1, bias=True)
         nn.init.zeros_(self.proj.weight)
         nn.init.constant_(self.proj.bias, bias_init)
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """h (B, L, D) -> q_halt (B,), q_continue (B,) or None; in fp32."""
         pooled = h[:, 0] if self.pool == "first" else h.mean(dim=1)  # (B, D)
-        return self.proj(pooled).squeeze(-1).float()  # (B,)
+        q = self.proj(pooled).float()  # (B, 1 or 2)
+        return q[:, 0], (q[:, 1] if self.with_continue else None)
 
 
 def build_embedding(config, spec) -> TokenEmbedding:
     learned = config.pos_encoding == "learned"
-    return TokenEmbedding(spec.vocab_size, config.hidden_size, spec.seq_len, learned)
+    puzzle = None
+    if config.puzzle_emb_len > 0:
+        dim = config.puzzle_emb_dim or config.hidden_size
+        puzzle = PuzzleEmbedding(
+            spec.num_puzzle_identifiers, dim, config.puzzle_emb_len, config.hidden_size
+        )
+    return TokenEmbedding(spec.vocab_size, config.hidden_size, spec.seq_len, learned, puzzle)
 
 
 def build_trunk(config, spec, num_layers: int) -> Trunk:
@@ -272,6 +334,7 @@ def build_trunk(config, spec, num_layers: int) -> Trunk:
         grid_shape=spec.grid_shape,
         attn_window=config.attn_window,
         mixer=config.mixer,
+        prefix=config.puzzle_emb_len,
     )
 
 
@@ -282,4 +345,5 @@ def build_io(config, spec) -> tuple[TokenEmbedding, Trunk, Linear, QHead]:
     embed = build_embedding(config, spec)
     trunk = build_trunk(config, spec, config.num_layers)
     head = Linear(d, spec.vocab_size)
-    return embed, trunk, head, QHead(d, config.halt_bias_init, config.q_pool)
+    q_head = QHead(d, config.halt_bias_init, config.q_pool, config.q_continue)
+    return embed, trunk, head, q_head

@@ -38,5 +38,7 @@ class Transformer(nn.Module):
     def forward(
         self, carry: EmptyCarry, batch: dict[str, torch.Tensor]
     ) -> tuple[EmptyCarry, ModelOutputs]:
-        h = self.trunk(self.embed(batch["inputs"]))  # (B, L, D)
-        return carry, ModelOutputs(logits=self.lm_head(h), q_halt=self.q_head(h))
+        h = self.trunk(self.embed(batch))  # (B, P + L, D)
+        q_halt, q_continue = self.q_head(h)
+        logits = self.lm_head(h[:, self.config.puzzle_emb_len :])  # (B, L, V)
+        return carry, ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue)

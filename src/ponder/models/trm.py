@@ -32,6 +32,9 @@ class TRMConfig(TrunkConfig):
     # Not in the paper: read the answer from y + x instead of y, so cells the puzzle already
     # fixes (walls, start, goal, givens) can be copied without threading them through z.
     output_skip: bool = False
+    # Ablation (TRM paper, Sudoku 87.4% -> 56.5%): backpropagate through the last z update
+    # and the y update only, HRM's "1-step gradient", instead of all n + 1 calls.
+    one_step_grad: bool = False
 
 
 @dataclass
@@ -49,7 +52,8 @@ class TRM(nn.Module):
         d = config.hidden_size
         self.register_buffer("z_init", trunc_normal_(torch.empty(d), std=1.0))
         self.register_buffer("y_init", trunc_normal_(torch.empty(d), std=1.0))
-        self.seq_len = spec.seq_len
+        self.prefix = config.puzzle_emb_len  # puzzle-embedding tokens before the grid
+        self.seq_len = self.prefix + spec.seq_len
 
     def init_carry(self, batch_size: int, device: torch.device | str) -> TRMCarry:
         shape = (batch_size, self.seq_len, self.config.hidden_size)
@@ -58,23 +62,29 @@ class TRM(nn.Module):
         return TRMCarry(z=z, y=y)
 
     def recursion(
-        self, z: torch.Tensor, y: torch.Tensor, x: torch.Tensor
+        self, z: torch.Tensor, y: torch.Tensor, x: torch.Tensor, cut: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One recursion: n latent updates with the input injected, then one answer update."""
-        for _ in range(self.config.n):
-            z = self.net(z + y + x)
+        """One recursion: n latent updates with the input injected, then one answer update.
+        With `cut`, the first n - 1 latent updates run without gradient (1-step gradient)."""
+        n = self.config.n
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not cut):
+            for _ in range(n - 1):
+                z = self.net(z + y + x)
+        z = self.net(z + y + x)
         y = self.net(y + z)
         return z, y
 
     def forward(
         self, carry: TRMCarry, batch: dict[str, torch.Tensor]
     ) -> tuple[TRMCarry, ModelOutputs]:
-        x = self.embed(batch["inputs"])  # (B, L, D)
+        x = self.embed(batch)  # (B, P + L, D)
         z, y = carry.z.to(x.dtype), carry.y.to(x.dtype)
         with torch.no_grad():
             for _ in range(self.config.T - 1):
                 z, y = self.recursion(z, y, x)
-        z, y = self.recursion(z, y, x)
+        z, y = self.recursion(z, y, x, cut=self.config.one_step_grad)
         answer = y + x if self.config.output_skip else y
-        outputs = ModelOutputs(logits=self.lm_head(answer), q_halt=self.q_head(y))
+        q_halt, q_continue = self.q_head(y)
+        logits = self.lm_head(answer[:, self.prefix :])  # (B, L, V): grid positions only
+        outputs = ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue)
         return TRMCarry(z=z.detach(), y=y.detach()), outputs

@@ -2,8 +2,8 @@
 
 A persistent batch of B rows ("rows") is worked on. Each step runs ONE segment (one model
 call) on the current rows and takes one optimizer step. A row halts when its segment count
-reaches N_sup or, with halting on, when q_halt > 0 (after a randomly drawn minimum, the
-exploration of HRM/TRM); at the next step its carry is reset and it takes a fresh example.
+reaches N_sup or when its halting rule says so (ponder.train.halting: TRM's q_halt > 0 or
+HRM's Q-learning); at the next step its carry is reset and it takes a fresh example.
 
 The engine knows no task and no model by name: it needs a model with the carry interface,
 a loader with `batch(step)` and an `evaluate(model) -> metrics` callback.
@@ -30,9 +30,16 @@ from ponder.models.base import (
 )
 from ponder.train import checkpoint as ckpt
 from ponder.train.ema import ModelEMA
+from ponder.train.halting import halt_decision, halt_signal, q_continue_target
 from ponder.train.logger import MetricsLogger, MetricSums, Progress
 from ponder.train.losses import halting_counts, segment_loss
-from ponder.train.optim import build_optimizer, lr_at, set_lr
+from ponder.train.optim import (
+    build_optimizer,
+    build_sparse_optimizer,
+    lr_at,
+    puzzle_emb_lr_at,
+    set_lr,
+)
 from ponder.train.runtime import Runtime
 from ponder.train.stopping import StopRules
 
@@ -59,6 +66,7 @@ class Trainer:
         run_dir: Path,
         evaluate: Evaluate,
         ignore_label: int,
+        data_spec: dict | None = None,
     ):
         self.cfg = config
         self.tc = config.train
@@ -67,10 +75,12 @@ class Trainer:
         self.model = model.to(runtime.device)
         self.net = self._wrap_ddp(self.model)
         self.optimizer = build_optimizer(self.model, self.tc)
+        self.sparse = build_sparse_optimizer(self.model, self.tc)
         self.ema = ModelEMA(self.model, self.tc.ema_rate) if self.tc.ema else None
         self.loader = loader
         self.evaluate = evaluate
         self.ignore_label = ignore_label
+        self.data_spec = data_spec or {}  # saved with checkpoints, checked when reloaded
         self.step = 0
         self.nonfinite_steps = 0
         self.best: float | None = None
@@ -85,7 +95,9 @@ class Trainer:
         if self.rt.world_size == 1:
             return model
         ids = [self.rt.device.index] if self.rt.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
+        # Buffers are not broadcast: the fixed ones are equal on every rank already, and the
+        # puzzle-embedding table (up to ~1M rows) is kept equal by its own optimizer.
+        return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
 
     def _fresh_rows(self) -> Rows:
         first = self._to_device(self.loader.batch(0))
@@ -110,30 +122,25 @@ class Trainer:
             rows.data[key] = torch.where(mask, new, rows.data[key])
         rows.steps = torch.where(halted, torch.zeros_like(rows.steps), rows.steps)
 
-    def _halt_decision(self, q_halt: torch.Tensor) -> torch.Tensor:
-        """Halt at N_sup, or when q_halt > 0 after the exploration minimum (HRM/TRM)."""
-        steps, n_sup = self.rows.steps, self.tc.N_sup
-        halted = steps >= n_sup
-        if self.tc.halting and n_sup > 1:
-            explore = torch.rand_like(q_halt) < self.tc.halt_exploration_prob
-            low = torch.randint_like(steps, low=2, high=n_sup + 1)
-            min_steps = torch.where(explore, low, torch.zeros_like(low))
-            halted |= (q_halt > 0) & (steps >= min_steps)
-        return halted
-
     def train_step(self, batch: dict[str, torch.Tensor]) -> None:
         self._refill(self._to_device(batch))
         set_lr(self.optimizer, lr_at(self.step, self.tc))
-        rows = self.rows
+        self.sparse.lr = puzzle_emb_lr_at(self.step, self.tc)
+        rows, tc = self.rows, self.tc
         with self.rt.autocast():
             carry, out = self.net(rows.carry, rows.data)
+            steps = rows.steps + 1  # segments run on each row's example, this one included
+            target = None
+            if tc.halting == "hrm":  # Q-learning: one extra forward for q_continue's target
+                target = q_continue_target(self.model, carry, rows.data, steps, tc.N_sup)
         loss, parts, correct = segment_loss(
             out,
             rows.data,
-            kind=self.tc.loss,
+            kind=tc.loss,
             ignore_label=self.ignore_label,
-            halt_weight=self.tc.halt_loss_weight,
-            change_weight=self.tc.label_change_weight,
+            halt_weight=tc.halt_loss_weight,
+            change_weight=tc.label_change_weight,
+            q_continue_target=target,
         )
         self.optimizer.zero_grad(set_to_none=True)
         finite = bool(torch.isfinite(loss))
@@ -142,17 +149,24 @@ class Trainer:
             self._clip_and_step()
         else:
             self._skip_nonfinite()
-        rows.carry = carry_detach(carry)
-        rows.steps = rows.steps + 1
+        rows.carry, rows.steps = carry_detach(carry), steps
         with torch.no_grad():
-            rows.halted = self._halt_decision(out.q_halt.detach())
+            rows.halted = halt_decision(
+                out,
+                steps,
+                rule=tc.halting,
+                n_sup=tc.N_sup,
+                min_steps=tc.halt_min_steps,
+                explore_prob=tc.halt_exploration_prob,
+            )
             if not finite:  # a carry that produced NaN must not live on: start afresh
                 rows.halted = torch.ones_like(rows.halted)
         if finite:  # a skipped step's NaN must not poison the logged means
-            self._record(loss, parts, correct, out.q_halt.detach())
+            self._record(loss, parts, correct, halt_signal(out, tc.halting))
 
     def _skip_nonfinite(self) -> None:
         """No update for this step; stop once too many were skipped."""
+        self.sparse.zero_grad()
         self.nonfinite_steps += 1
         self.sums.add("nonfinite_steps", 1.0, 1.0)
         if self.nonfinite_steps > self.tc.max_nonfinite_steps:
@@ -167,12 +181,13 @@ class Trainer:
             norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
             self.sums.add_mean("grad_norm", float(norm), 1.0)
         self.optimizer.step()
+        self.sparse.step()
         if self.ema is not None:
             self.ema.update(self.model)
 
-    def _record(self, loss, parts, correct, q_halt) -> None:
+    def _record(self, loss, parts, correct, wants_halt) -> None:
         s, halted = self.sums, self.rows.halted
-        for name, (hits, count) in halting_counts(q_halt, correct).items():
+        for name, (hits, count) in halting_counts(wants_halt, correct).items():
             s.add(name, hits, count)
         s.add_mean("loss", float(loss.detach()), 1.0)
         for name, value in parts.items():
@@ -253,6 +268,7 @@ class Trainer:
         if self.ema is not None:
             tensors.update({f"ema.{k}": v for k, v in self.ema.state_dict().items()})
         opt_tensors, opt_state = ckpt.optimizer_to_flat(self.optimizer, "optim")
+        tensors.update({f"sparse.{k}": v for k, v in self.sparse.state_dict().items()})
         rng_tensors, rng_state = ckpt.rng_to_flat()
         tensors.update(opt_tensors)
         tensors.update(rng_tensors)
@@ -268,6 +284,7 @@ class Trainer:
             "optim": opt_state,
             "rng": rng_state,
             "config": self.cfg.to_dict(),
+            "data_spec": self.data_spec,
         }
         return tensors, state
 
@@ -279,12 +296,16 @@ class Trainer:
         path.parent.mkdir(parents=True, exist_ok=True)
         ckpt.save_checkpoint(path, tensors, state)
 
-    def restore(self, path: Path) -> None:
+    def restore(self, path: Path, on_spec: Callable[[dict, str], None] | None = None) -> None:
+        """Continue from a checkpoint; `on_spec(saved_data_spec, source)` may refuse it."""
         tensors, state = ckpt.load_checkpoint(path)
+        if on_spec is not None:
+            on_spec(state.get("data_spec", {}), f"the model in {path}")
         self.model.load_state_dict(_strip(tensors, "model."))
         if self.ema is not None:
             self.ema.load_state_dict(_strip(tensors, "ema."))
         ckpt.optimizer_from_flat(self.optimizer, tensors, state["optim"], "optim")
+        self.sparse.load_state_dict(_strip(tensors, "sparse."))
         self.step, self.best = int(state["step"]), state.get("best")
         self.stop_rules.load(state.get("stop_rules", {}))
         if state.get("world_size", 1) == self.rt.world_size == 1:

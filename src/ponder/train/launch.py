@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -60,6 +61,18 @@ def open_dataset(path: str | Path, task_name: str | None = None) -> Dataset:
     return Dataset(root=root, task=task, spec=spec, train=train, test=test)
 
 
+SPEC_KEYS = ("vocab_size", "seq_len", "num_puzzle_identifiers")
+
+
+def check_spec(data: Dataset, expected: dict, source: str) -> None:
+    """Refuse a dataset whose shape differs from what a recipe or checkpoint expects:
+    `expected` maps DataSpec keys to values (None: anything)."""
+    for key in SPEC_KEYS:
+        want, have = expected.get(key), getattr(data.spec, key)
+        if want is not None and want != have:
+            raise UserError(f"dataset {data.root} has {key} {have} but {source} expects {want}")
+
+
 def make_evaluator(config: RunConfig, data: Dataset, runtime: Runtime):
     n_sup = config.train.N_sup
 
@@ -72,6 +85,7 @@ def make_evaluator(config: RunConfig, data: Dataset, runtime: Runtime):
             batch_size=config.eval.batch_size,
             device=runtime.device,
             limit=config.train.eval_examples,
+            halt_rule=config.train.halting,
         )
         return scalar_metrics(report)
 
@@ -84,6 +98,7 @@ def train(
     """Train a run from its config; returns the run directory."""
     runtime = make_runtime(config.device, config.precision)
     data = open_dataset(config.data.path, config.data.task)
+    check_spec(data, config.data.model_dump(), "the config (data.*)")
     run_dir = config.resolved_run_dir()
     if runtime.is_main:
         prepare_run_dir(
@@ -102,9 +117,10 @@ def train(
         run_dir,
         make_evaluator(config, data, runtime),
         ignore_label=ignore_label(data),
+        data_spec={key: getattr(data.spec, key) for key in SPEC_KEYS},
     )
     if resume:
-        trainer.restore(checkpoint_path(run_dir, "last"))
+        trainer.restore(checkpoint_path(run_dir, "last"), on_spec=partial(check_spec, data))
     elif runtime.is_main:
         _describe(config, data, model, runtime, run_dir, quiet)
     started = time.perf_counter()
@@ -176,11 +192,12 @@ def load_run(
     config = config_from_dict(read_run_config(run_dir))
     runtime = make_runtime(device or config.device, config.precision)
     data = open_dataset(data_path or config.data.path, config.data.task)
-    model = build_model(config.model, data.spec).to(runtime.device)
     path = checkpoint_path(run_dir, "best")
     if not path.exists():
         path = checkpoint_path(run_dir, "last")
-    tensors, _ = ckpt.load_checkpoint(path)
+    tensors, state = ckpt.load_checkpoint(path)
+    check_spec(data, state.get("data_spec", {}), f"the model in {path}")
+    model = build_model(config.model, data.spec).to(runtime.device)
     prefix = "ema.module." if any(k.startswith("ema.module.") for k in tensors) else "model."
     weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
     try:

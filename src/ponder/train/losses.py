@@ -37,9 +37,11 @@ def segment_loss(
     ignore_label: int,
     halt_weight: float,
     change_weight: float = 1.0,
+    q_continue_target: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
     """Loss of one supervision segment: mean over the batch of the (weighted) per-sequence
-    mean token loss, plus halt_weight * BCE(q_halt, "the whole answer is right").
+    mean token loss, plus halt_weight * BCE(q_halt, "the whole answer is right"), plus
+    halt_weight * BCE(q_continue, its Q-learning target (B,)) when a target is given (HRM).
     Returns (loss, parts, seq_correct (B,) bool)."""
     labels = batch["labels"]
     nll, mask = token_cross_entropy(out.logits, labels, kind, ignore_label)
@@ -53,17 +55,21 @@ def segment_loss(
         seq_correct = token_ok.sum(-1) == mask.sum(-1)  # (B,)
     halt = F.binary_cross_entropy_with_logits(out.q_halt, seq_correct.float())
     parts = {"lm_loss": lm.detach(), "halt_loss": halt.detach()}
+    if q_continue_target is not None:
+        cont = F.binary_cross_entropy_with_logits(out.q_continue, q_continue_target)
+        parts["continue_loss"] = cont.detach()
+        halt = halt + cont
     parts["token_acc"] = (token_ok.sum() / mask.sum().clamp(min=1)).detach()
     return lm + halt_weight * halt, parts, seq_correct
 
 
-def halting_counts(q_halt: torch.Tensor, correct: torch.Tensor) -> dict[str, tuple[float, float]]:
-    """(hits, count) for halting precision and recall. Only true decisions count: a row
-    that did not halt and was wrong is not a hit (a prototype counted it as one, which
-    made a head that never halts look 100% accurate on a hard task).
-    precision: of the rows that would halt (q_halt > 0), the share whose answer is right.
+def halting_counts(halt: torch.Tensor, correct: torch.Tensor) -> dict[str, tuple[float, float]]:
+    """(hits, count) for halting precision and recall from the (B,) bool "would halt now"
+    signal of the halting rule. Only true decisions count: a row that did not halt and was
+    wrong is not a hit (a prototype counted it as one, which made a head that never halts
+    look 100% accurate on a hard task).
+    precision: of the rows that would halt, the share whose answer is right.
     recall: of the rows whose answer is right, the share that would halt."""
-    halt = q_halt > 0  # (B,)
     hits = float((halt & correct).sum())
     return {
         "halt_precision": (hits, float(halt.sum())),

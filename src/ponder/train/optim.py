@@ -8,15 +8,44 @@ import torch
 from torch import nn
 
 from ponder.config import TrainConfig
+from ponder.train.sparse_emb import SparseEmbeddingOptimizer
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+    """The dense optimizer over the model's parameters, in two groups: matrices (weight
+    decay train.weight_decay) and vectors such as biases (train.vector_weight_decay; the
+    papers decay everything alike, which is the default). The puzzle-embedding table is
+    not a parameter: build_sparse_optimizer updates it."""
+    matrices, vectors = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (matrices if p.dim() >= 2 else vectors).append(p)
+    decay = cfg.weight_decay if cfg.vector_weight_decay is None else cfg.vector_weight_decay
+    groups = [
+        {"params": matrices, "weight_decay": cfg.weight_decay},
+        {"params": vectors, "weight_decay": decay},
+    ]
     if cfg.optimizer == "adam_atan2":
         from adam_atan2_pytorch import AdamAtan2
 
-        return AdamAtan2(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        return AdamAtan2(groups, lr=cfg.lr, betas=cfg.betas)
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+
+
+def build_sparse_optimizer(model: nn.Module, cfg: TrainConfig) -> SparseEmbeddingOptimizer:
+    """The puzzle-embedding optimizer (a no-op for models without one)."""
+    return SparseEmbeddingOptimizer(
+        model,
+        kind=cfg.puzzle_emb_optimizer,
+        lr=cfg.puzzle_emb_lr,
+        weight_decay=cfg.puzzle_emb_weight_decay,
+        betas=cfg.betas,
+    )
+
+
+def puzzle_emb_lr_at(step: int, cfg: TrainConfig) -> float:
+    """The puzzle-embedding rate follows the same warmup and decay as the main one."""
+    return lr_at(step, cfg) * cfg.puzzle_emb_lr / cfg.lr
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:

@@ -1,0 +1,70 @@
+"""Halting rules shared by every model (config key `train.halting`).
+
+- "none": every example runs all N_sup segments in training.
+- "trm":  halt when q_halt > 0 (TRM; no continue head is needed).
+- "hrm":  halt when q_halt > q_continue (HRM's Q-learning). q_continue is trained towards
+          sigmoid(max(next q_halt, next q_continue)), or sigmoid(next q_halt) at the step
+          limit, where "next" comes from one extra no-gradient forward of the same example.
+
+Both rules halt at the limit (N_sup), never before `halt_min_steps`, and with probability
+`halt_exploration_prob` draw a random minimum in [2, N_sup] (HRM/TRM exploration).
+Evaluation always runs the full limit; it reports what the rule would have given.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ponder.models.base import ModelOutputs
+
+HaltRule = Literal["none", "trm", "hrm"]
+
+
+def halt_signal(out: ModelOutputs, rule: HaltRule) -> torch.Tensor:
+    """(B,) bool: the model says "stop here". For rule "none" the q_halt head is still
+    trained, so its "trm" reading is what evaluation reports."""
+    if rule == "hrm":
+        if out.q_continue is None:
+            raise ValueError("halting rule 'hrm' needs a model with a q_continue head")
+        return out.q_halt > out.q_continue
+    return out.q_halt > 0
+
+
+def halt_decision(
+    out: ModelOutputs,
+    steps: torch.Tensor,
+    *,
+    rule: HaltRule,
+    n_sup: int,
+    min_steps: int = 1,
+    explore_prob: float = 0.0,
+) -> torch.Tensor:
+    """(B,) bool: which rows halt after this segment. `steps` (B,) counts the segments
+    run on each row's example, this one included."""
+    halted = steps >= n_sup
+    if rule == "none" or n_sup <= 1:
+        return halted
+    explore = torch.rand(steps.shape, device=steps.device) < explore_prob
+    drawn = torch.randint_like(steps, low=2, high=n_sup + 1)
+    floor = torch.where(explore, torch.maximum(drawn, torch.full_like(drawn, min_steps)), min_steps)
+    return halted | (halt_signal(out, rule) & (steps >= floor))
+
+
+@torch.no_grad()
+def q_continue_target(
+    model: nn.Module,
+    carry,
+    batch: dict[str, torch.Tensor],
+    steps: torch.Tensor,
+    n_sup: int,
+) -> torch.Tensor:
+    """(B,) target in [0, 1] for q_continue: the value of going on one more segment, read
+    from the model's own next-segment Q values (one extra forward, no gradient).
+    `carry` is the state after this segment; `steps` counts segments run, this one included."""
+    _, nxt = model(carry, batch)
+    at_limit = steps >= n_sup
+    best_next = torch.where(at_limit, nxt.q_halt, torch.maximum(nxt.q_halt, nxt.q_continue))
+    return torch.sigmoid(best_next.float())

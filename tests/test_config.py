@@ -57,3 +57,20 @@ def test_nested_keys_are_checked_too():
     ):
         load_config(None, ["train.early_stop.patiense=3"])
     assert load_config(None, ["train.early_stop.patience=3"]).train.early_stop.patience == 3
+
+
+def test_halting_rules_and_the_continue_head():
+    from ponder.config import config_from_dict
+
+    assert config_from_dict({"train": {"halting": False}}).train.halting == "none"
+    assert config_from_dict({"train": {"halting": True}}).train.halting == "trm"
+    q = config_from_dict({"train": {"halting": "hrm"}})
+    assert q.model.name == "trm" and q.model.q_continue  # turned on for Q-learning
+    with pytest.raises(UserError, match="train.halting"):
+        config_from_dict({"train": {"halting": "sometimes"}})
+
+
+def test_recipes_load():
+    for name in ("hrm_maze_hard", "trm_maze_hard", "hrm_maze_cpu", "trm_maze_cpu"):
+        cfg = load_config(f"configs/{name}.yaml")
+        assert cfg.data.seq_len in (121, 900)

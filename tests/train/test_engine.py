@@ -125,3 +125,55 @@ def test_too_many_nonfinite_losses_stop_the_run(tiny_maze_dir, tmp_path, monkeyp
     cfg = tiny_config(tiny_maze_dir, tmp_path / "nan2", train={"max_nonfinite_steps": 1})
     with pytest.raises(TrainingDiverged, match="2 non-finite losses by step 3"):
         train(cfg, quiet=True)
+
+
+def _logged(run_dir) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_q_learning_halting_trains_the_continue_head(tiny_maze_dir, tmp_path):
+    from ponder.config import config_from_dict
+
+    raw = tiny_config(tiny_maze_dir, tmp_path / "run", train={"halting": "hrm"}).to_dict()
+    raw["model"] = {"name": "hrm", "hidden_size": 32, "num_heads": 2, "ffn_multiple_of": 16,
+                    "H_layers": 1, "L_layers": 1}  # fmt: skip
+    run_dir = train(config_from_dict(raw), quiet=True)
+    rows = _logged(run_dir)
+    assert any("train/continue_loss" in r for r in rows)
+    tensors, _ = ckpt.load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
+    assert tensors["model.q_head.proj.weight"].shape[0] == 2  # (q_halt, q_continue)
+
+
+def test_puzzle_embedding_run_reports_the_leakage_check(tmp_path):
+    from support import hrm_maze_fixture
+
+    data = hrm_maze_fixture(tmp_path / "data", 7, 8, 4, ids=4)
+    cfg = tiny_config(
+        data,
+        tmp_path / "run",
+        data={"task": "maze"},
+        model={"puzzle_emb_len": 2},
+        train={"puzzle_emb_lr": 0.1},
+    )
+    run_dir = train(cfg, quiet=True)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert "exact_blank_id" in summary["final_eval"]
+    tensors, _ = ckpt.load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
+    table = tensors["model.embed.puzzle.weight"]  # (4 ids, 32)
+    assert table[1:].abs().sum() > 0  # the train ids' rows moved
+    assert not table[0].any()  # the blank id was never in a training batch
+
+
+def test_resume_on_a_dataset_of_another_shape_is_refused(tmp_path):
+    """The dataset at the run's path was rebuilt at another size: resuming names both."""
+    import shutil
+
+    from ponder.errors import UserError
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    build_dataset("maze", data, train=8, test=4, seed=0, size=7, min_path=4)
+    train(tiny_config(data, run), quiet=True)
+    shutil.rmtree(data)
+    build_dataset("maze", data, train=8, test=4, seed=0, size=9, min_path=4)
+    with pytest.raises(UserError, match="seq_len 81 but the model in .* expects 49"):
+        train(tiny_config(data, run), resume=True, quiet=True)

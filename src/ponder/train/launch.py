@@ -104,8 +104,12 @@ def train(
         prepare_run_dir(
             run_dir, _comparable(config, run_dir, resume), overwrite=overwrite, resume=resume
         )
-    seed_everything(config.seed + runtime.rank, config.deterministic)
+    # Every rank builds the same initial model (DDP syncs parameters, but not the fixed
+    # random initial states, which are buffers); then each rank draws its own randomness.
+    seed_everything(config.seed, config.deterministic)
     model = build_model(config.model, data.spec)
+    if runtime.world_size > 1:
+        seed_everything(config.seed + runtime.rank, config.deterministic)
     loader = TrainBatches(
         data.train, config.train.global_batch_size, config.seed, runtime.rank, runtime.world_size
     )

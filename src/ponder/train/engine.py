@@ -126,10 +126,25 @@ class Trainer:
         self._refill(self._to_device(batch))
         set_lr(self.optimizer, lr_at(self.step, self.tc))
         self.sparse.lr = puzzle_emb_lr_at(self.step, self.tc)
+        steps = self.rows.steps + 1  # segments run on each row's example, this one included
+        carry, out, loss, parts, correct = self._segment(steps)
+        self.optimizer.zero_grad(set_to_none=True)
+        finite = bool(torch.isfinite(loss))
+        if finite:
+            loss.backward()
+            self._clip_and_step()
+        else:
+            self._skip_nonfinite()
+        self.rows.carry, self.rows.steps = carry_detach(carry), steps
+        self._decide_halting(out, steps, restart_all=not finite)
+        if finite:  # a skipped step's NaN must not poison the logged means
+            self._record(loss, parts, correct, halt_signal(out, self.tc.halting))
+
+    def _segment(self, steps: torch.Tensor):
+        """One model call on the rows and its loss: (carry, outputs, loss, parts, correct)."""
         rows, tc = self.rows, self.tc
         with self.rt.autocast():
             carry, out = self.net(rows.carry, rows.data)
-            steps = rows.steps + 1  # segments run on each row's example, this one included
             target = None
             if tc.halting == "hrm":  # Q-learning: one extra forward for q_continue's target
                 target = q_continue_target(self.model, carry, rows.data, steps, tc.N_sup)
@@ -142,27 +157,21 @@ class Trainer:
             change_weight=tc.label_change_weight,
             q_continue_target=target,
         )
-        self.optimizer.zero_grad(set_to_none=True)
-        finite = bool(torch.isfinite(loss))
-        if finite:
-            loss.backward()
-            self._clip_and_step()
-        else:
-            self._skip_nonfinite()
-        rows.carry, rows.steps = carry_detach(carry), steps
-        with torch.no_grad():
-            rows.halted = halt_decision(
-                out,
-                steps,
-                rule=tc.halting,
-                n_sup=tc.N_sup,
-                min_steps=tc.halt_min_steps,
-                explore_prob=tc.halt_exploration_prob,
-            )
-            if not finite:  # a carry that produced NaN must not live on: start afresh
-                rows.halted = torch.ones_like(rows.halted)
-        if finite:  # a skipped step's NaN must not poison the logged means
-            self._record(loss, parts, correct, halt_signal(out, tc.halting))
+        return carry, out, loss, parts, correct
+
+    @torch.no_grad()
+    def _decide_halting(self, out, steps: torch.Tensor, restart_all: bool) -> None:
+        tc = self.tc
+        self.rows.halted = halt_decision(
+            out,
+            steps,
+            rule=tc.halting,
+            n_sup=tc.N_sup,
+            min_steps=tc.halt_min_steps,
+            explore_prob=tc.halt_exploration_prob,
+        )
+        if restart_all:  # a carry that produced NaN must not live on: start afresh
+            self.rows.halted = torch.ones_like(self.rows.halted)
 
     def _skip_nonfinite(self) -> None:
         """No update for this step; stop once too many were skipped."""

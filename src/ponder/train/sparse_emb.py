@@ -44,9 +44,6 @@ class SparseEmbeddingOptimizer:
                 self.state[f"{i}.exp_avg_sq"] = torch.zeros_like(w)
                 self.state[f"{i}.steps"] = torch.zeros(w.shape[0], device=w.device)
 
-    def __bool__(self) -> bool:
-        return bool(self.tables)
-
     def zero_grad(self) -> None:
         """Forget the last forward's rows (a skipped step must not apply them later)."""
         for table in self.tables:

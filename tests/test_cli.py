@@ -168,3 +168,19 @@ def test_bench_step_reports_speed_and_peak_fraction(tmp_path, capsys, tiny_maze_
     assert code == 0 and result["ms_per_step"] > 0 and result["flops_per_step"] > 0
     assert 0 < result["peak_fraction"] < 1.5 and result["peak_flops"] > 0
     assert not (tmp_path / "run").exists()  # benchmarking writes no run
+
+
+def test_recipe_on_a_dataset_of_another_shape_exits_2(tmp_path, capsys, tiny_maze_dir):
+    code, _, err = run(
+        [
+            "train",
+            "configs/hrm_maze_hard.yaml",
+            f"data.path={tiny_maze_dir}",
+            f"run_dir={tmp_path / 'run'}",
+        ],  # fmt: skip
+        capsys,
+    )
+    assert code == 2
+    assert err.strip().count("\n") == 0
+    assert "vocab_size" not in err and "seq_len 49 but the config (data.*) expects 900" in err
+    assert not (tmp_path / "run").exists()  # nothing written

@@ -216,7 +216,7 @@ def _eval(args) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(format_report(report, title=f"{args.run_dir} on {report['data']}"))
-        print(f"saved {report['files']['metrics']} and {report['files']['samples']}")
+        print("saved " + " and ".join(report["files"].values()))
     return 0
 
 

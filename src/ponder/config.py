@@ -71,6 +71,10 @@ class TrainConfig(FrozenConfig):
     # blanks of a Sudoku) in the per-sequence mean loss; 1 weighs every cell alike.
     label_change_weight: float = Field(1.0, gt=0)
     halt_loss_weight: float = Field(0.5, ge=0)
+    # Path formulation (model.head: path): smoothing of the pointer targets, and masking the
+    # next-move logits to the passable 4-neighbours of the current cell before the softmax.
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    validity_mask: bool = False
     N_sup: int = Field(16, gt=0)  # max supervision segments per example (paper N_sup)
     # ACT halting rule (ponder.train.halting): "none" runs all N_sup segments; "trm" halts
     # when q_halt > 0; "hrm" when q_halt > q_continue (Q-learning, one extra forward a step).
@@ -100,6 +104,9 @@ class TrainConfig(FrozenConfig):
 
 class EvalConfig(FrozenConfig):
     batch_size: int = Field(256, gt=0)
+    # Path formulation: pick only unvisited passable neighbours when following the pointers
+    # (every route is then legal by construction, so "valid" stops measuring the model).
+    constrained_decoding: bool = False
     samples_png: int = Field(6, ge=0)  # mazes drawn in eval/samples.png (failures first)
 
 

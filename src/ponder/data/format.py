@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,9 @@ class Split:
     puzzle_identifiers: np.ndarray
     puzzle_indices: np.ndarray
     group_indices: np.ndarray
+    # Per-example arrays [N, ...] derived in memory (never written), batched with the rest:
+    # e.g. "routes" [N, P] for the path-sequence formulation of mazes.
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def num_examples(self) -> int:

@@ -145,6 +145,8 @@ def _gather(split: Split, examples: np.ndarray, with_index: bool) -> dict[str, t
         "labels": both[1],
         "puzzle_identifiers": torch.from_numpy(split.puzzle_identifiers[puzzles].astype(np.int64)),
     }
+    for key, values in split.extras.items():
+        out[key] = torch.from_numpy(values[examples])
     if with_index:
         out["index"] = torch.from_numpy(examples.copy())
     return out

@@ -188,7 +188,15 @@ def format_report(report: dict, title: str = "") -> str:
     lines.append(
         f"exact        {100 * report['exact']:6.2f}%  (95% CI {100 * lo:.1f}-{100 * hi:.1f}, n={report['n']})"
     )
-    for key in ("valid", "connected", "optimal", "path_f1", "cell_acc"):
+    for key in (
+        "valid",
+        "connected",
+        "optimal",
+        "reached_goal",
+        "length_ratio",
+        "path_f1",
+        "cell_acc",
+    ):
         if key in report:
             lines.append(f"{key:<12} {100 * report[key]:6.2f}%")
     lines.append(

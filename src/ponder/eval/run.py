@@ -9,9 +9,10 @@ import numpy as np
 import torch
 
 from ponder.errors import UserError
-from ponder.eval.evaluate import evaluate_model, write_samples_png
+from ponder.eval.evaluate import write_samples_png
 from ponder.fileio import atomic_write_text, read_text_file
-from ponder.train.launch import load_run
+from ponder.tasks.maze_path import greedy_routes, route_to_answer
+from ponder.train.launch import judge_model, load_run
 
 
 def evaluate_run(run_dir: Path, data: Path | None = None, device: str | None = None) -> dict:
@@ -19,28 +20,26 @@ def evaluate_run(run_dir: Path, data: Path | None = None, device: str | None = N
     eval/samples.png (failures first)."""
     run = load_run(run_dir, data, device)
     with torch.no_grad(), run.runtime.autocast():
-        report, preds, verdicts = evaluate_model(
-            run.model,
-            run.data.task,
-            run.data.test,
-            n_sup=run.config.train.N_sup,
-            batch_size=run.config.eval.batch_size,
-            device=run.runtime.device,
-            halt_rule=run.config.train.halting,
-        )
+        report, preds, verdicts = judge_model(run.config, run.data, run.model, run.runtime)
     out_dir = Path(run_dir) / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
-    samples = write_samples_png(
-        run.data.task,
-        run.data.test,
-        preds,
-        verdicts,
-        out_dir / "samples.png",
-        run.config.eval.samples_png,
+    samples = (
+        None
+        if run.config.model.head == "path"
+        else write_samples_png(
+            run.data.task,
+            run.data.test,
+            preds,
+            verdicts,
+            out_dir / "samples.png",
+            run.config.eval.samples_png,
+        )
     )
     report["data"] = str(run.data.root)
     report["checkpoint"] = str(run.checkpoint)
-    report["files"] = {"metrics": str(out_dir / "metrics.json"), "samples": str(samples)}
+    report["files"] = {"metrics": str(out_dir / "metrics.json")}
+    if samples is not None:
+        report["files"]["samples"] = str(samples)
     atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=2) + "\n")
     return report
 
@@ -62,7 +61,14 @@ def solve_file(
         carry = model.init_carry(1, run.runtime.device)
         for _ in range(run.config.train.N_sup):
             carry, out = model(carry, batch)
-    answer = task.decode(out.logits.argmax(-1)[0].cpu().numpy(), puzzle.shape)
+    if run.config.model.head == "path":  # follow the next-cell pointers from S
+        route = greedy_routes(
+            out.logits[:, 0], inputs, puzzle.shape, inputs.shape[1] - 1,
+            constrained=run.config.eval.constrained_decoding,
+        )[0]  # fmt: skip
+        answer = route_to_answer(puzzle, route[route >= 0].tolist())
+    else:
+        answer = task.decode(out.logits.argmax(-1)[0].cpu().numpy(), puzzle.shape)
     verdict = task.verify(puzzle, answer)
     if png is not None:
         task.render_png(png, [(puzzle, answer, task.solve(puzzle), verdict)])

@@ -41,6 +41,10 @@ class TrunkConfig(FrozenConfig):
     # tokens (0: none; HRM 1, TRM 16). puzzle_emb_dim 0 means hidden_size.
     puzzle_emb_len: int = Field(0, ge=0)
     puzzle_emb_dim: int = Field(0, ge=0)
+    # The answer: "grid" tokens (grid-to-grid) or "path" next-cell pointers (the maze route
+    # as a sequence of cells), the latter for path_horizons steps ahead (multi-horizon).
+    head: Literal["grid", "path"] = "grid"
+    path_horizons: int = Field(1, gt=0)
 
     @model_validator(mode="after")
     def _conv_has_no_prefix(self) -> TrunkConfig:
@@ -65,7 +69,7 @@ class DataSpec:
 
 @dataclass
 class ModelOutputs:
-    logits: torch.Tensor  # (B, L, V)
+    logits: torch.Tensor  # (B, L, V); with a path head (B, K, L, L) next-cell pointers
     q_halt: torch.Tensor  # (B,) halting logit: "the answer is right now"
     q_continue: torch.Tensor | None = None  # (B,) where the model has a continue head
 

@@ -21,7 +21,13 @@ from pydantic import Field
 from torch import nn
 
 from ponder.models.base import DataSpec, ModelOutputs, TrunkConfig
-from ponder.models.layers import Linear, QHead, build_embedding, build_trunk, trunc_normal_
+from ponder.models.layers import (
+    QHead,
+    build_answer_head,
+    build_embedding,
+    build_trunk,
+    trunc_normal_,
+)
 
 
 class HRMConfig(TrunkConfig):
@@ -47,7 +53,7 @@ class HRM(nn.Module):
         self.embed = build_embedding(config, spec)
         self.H = build_trunk(config, spec, config.H_layers)
         self.L = build_trunk(config, spec, config.L_layers)
-        self.lm_head = Linear(d, spec.vocab_size)
+        self.lm_head = build_answer_head(config, spec)
         # (q_halt, q_continue) from the first position: weight 0, bias -5 at init (HRM).
         self.q_head = QHead(d, config.halt_bias_init, config.q_pool, config.q_continue)
         self.register_buffer("H_init", trunc_normal_(torch.empty(d), std=1.0))
@@ -79,6 +85,6 @@ class HRM(nn.Module):
         z_L = self.L(z_L + z_H + x)
         z_H = self.H(z_H + z_L)
         q_halt, q_continue = self.q_head(z_H)
-        logits = self.lm_head(z_H[:, self.prefix :])  # (B, L, V): grid positions only
+        logits = self.lm_head(z_H[:, self.prefix :])  # grid positions only: (B, L, V) or pointers
         outputs = ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue)
         return HRMCarry(z_H=z_H.detach(), z_L=z_L.detach()), outputs

@@ -310,6 +310,31 @@ class QHead(nn.Module):
         return q[:, 0], (q[:, 1] if self.with_continue else None)
 
 
+class PointerHead(nn.Module):
+    """The path-sequence answer: next-cell pointers for K horizons. h (B, L, D) ->
+    (B, K, L, L), where row i scores every cell as the one k moves after cell i on the
+    route (scaled dot products of a per-horizon query of cell i and a key of each cell)."""
+
+    def __init__(self, hidden: int, horizons: int):
+        super().__init__()
+        self.horizons = horizons
+        self.query = Linear(hidden, horizons * hidden)
+        self.key = Linear(hidden, hidden)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        b, length, d = h.shape
+        q = self.query(h).view(b, length, self.horizons, d).transpose(1, 2)  # (B, K, L, D)
+        k = self.key(h).unsqueeze(1)  # (B, 1, L, D)
+        return q @ k.transpose(-1, -2) / math.sqrt(d)  # (B, K, L, L)
+
+
+def build_answer_head(config, spec) -> nn.Module:
+    """Tokens of the answer grid (B, L, V), or next-cell pointers (B, K, L, L)."""
+    if config.head == "path":
+        return PointerHead(config.hidden_size, config.path_horizons)
+    return Linear(config.hidden_size, spec.vocab_size)
+
+
 def build_embedding(config, spec) -> TokenEmbedding:
     learned = config.pos_encoding == "learned"
     puzzle = None
@@ -338,12 +363,12 @@ def build_trunk(config, spec, num_layers: int) -> Trunk:
     )
 
 
-def build_io(config, spec) -> tuple[TokenEmbedding, Trunk, Linear, QHead]:
+def build_io(config, spec) -> tuple[TokenEmbedding, Trunk, nn.Module, QHead]:
     """Embedding, block stack, output head and halting head from a TrunkConfig."""
     d = config.hidden_size
     # Creation order fixes which random numbers each weight's init draws: keep it.
     embed = build_embedding(config, spec)
     trunk = build_trunk(config, spec, config.num_layers)
-    head = Linear(d, spec.vocab_size)
+    head = build_answer_head(config, spec)
     q_head = QHead(d, config.halt_bias_init, config.q_pool, config.q_continue)
     return embed, trunk, head, q_head

@@ -40,5 +40,7 @@ class Transformer(nn.Module):
     ) -> tuple[EmptyCarry, ModelOutputs]:
         h = self.trunk(self.embed(batch))  # (B, P + L, D)
         q_halt, q_continue = self.q_head(h)
-        logits = self.lm_head(h[:, self.config.puzzle_emb_len :])  # (B, L, V)
+        logits = self.lm_head(
+            h[:, self.config.puzzle_emb_len :]
+        )  # (B, L, V), or (B, K, L, L) pointers
         return carry, ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue)

@@ -85,6 +85,8 @@ class TRM(nn.Module):
         z, y = self.recursion(z, y, x, cut=self.config.one_step_grad)
         answer = y + x if self.config.output_skip else y
         q_halt, q_continue = self.q_head(y)
-        logits = self.lm_head(answer[:, self.prefix :])  # (B, L, V): grid positions only
+        logits = self.lm_head(
+            answer[:, self.prefix :]
+        )  # grid positions only: (B, L, V) or pointers
         outputs = ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue)
         return TRMCarry(z=z.detach(), y=y.detach()), outputs

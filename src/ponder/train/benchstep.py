@@ -10,7 +10,7 @@ from ponder.config import RunConfig
 from ponder.data.loader import TrainBatches
 from ponder.models import build_model
 from ponder.train.engine import Trainer
-from ponder.train.launch import ignore_label, open_dataset
+from ponder.train.launch import make_loss, open_run_dataset
 from ponder.train.runtime import make_runtime, seed_everything
 
 
@@ -19,7 +19,7 @@ def bench_step(config: RunConfig, warmup: int, steps: int) -> StepBenchResult:
     measured matmul peak in the run's precision. Nothing is written to disk."""
     runtime = make_runtime(config.device, config.precision)
     seed_everything(config.seed, deterministic=False)
-    data = open_dataset(config.data.path, config.data.task)
+    data = open_run_dataset(config)
     model = build_model(config.model, data.spec)
     loader = TrainBatches(data.train, config.train.global_batch_size, config.seed)
     with tempfile.TemporaryDirectory() as scratch:  # the trainer writes nothing here
@@ -30,7 +30,7 @@ def bench_step(config: RunConfig, warmup: int, steps: int) -> StepBenchResult:
             runtime,
             run_dir=Path(scratch),
             evaluate=lambda m: {},
-            ignore_label=ignore_label(data),
+            loss_fn=make_loss(config, data),
         )
         counter = iter(range(10**9))
 

@@ -23,6 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ponder.config import RunConfig
 from ponder.errors import TrainingDiverged
 from ponder.models.base import (
+    ModelOutputs,
     carry_detach,
     carry_from_tensors,
     carry_to_tensors,
@@ -32,7 +33,7 @@ from ponder.train import checkpoint as ckpt
 from ponder.train.ema import ModelEMA
 from ponder.train.halting import halt_decision, halt_signal, q_continue_target
 from ponder.train.logger import MetricsLogger, MetricSums, Progress
-from ponder.train.losses import halting_counts, segment_loss
+from ponder.train.losses import halting_counts
 from ponder.train.optim import (
     build_optimizer,
     build_sparse_optimizer,
@@ -44,6 +45,8 @@ from ponder.train.runtime import Runtime
 from ponder.train.stopping import StopRules
 
 Evaluate = Callable[[nn.Module], dict[str, float]]
+# (outputs, batch, q_continue target or None) -> (loss, parts, correct (B,) bool)
+LossFn = Callable[[ModelOutputs, dict, torch.Tensor | None], tuple]
 
 
 @dataclass
@@ -65,7 +68,7 @@ class Trainer:
         runtime: Runtime,
         run_dir: Path,
         evaluate: Evaluate,
-        ignore_label: int,
+        loss_fn: LossFn,
         data_spec: dict | None = None,
     ):
         self.cfg = config
@@ -79,7 +82,7 @@ class Trainer:
         self.ema = ModelEMA(self.model, self.tc.ema_rate) if self.tc.ema else None
         self.loader = loader
         self.evaluate = evaluate
-        self.ignore_label = ignore_label
+        self.loss_fn = loss_fn
         self.data_spec = data_spec or {}  # saved with checkpoints, checked when reloaded
         self.step = 0
         self.nonfinite_steps = 0
@@ -148,15 +151,7 @@ class Trainer:
             target = None
             if tc.halting == "hrm":  # Q-learning: one extra forward for q_continue's target
                 target = q_continue_target(self.model, carry, rows.data, steps, tc.N_sup)
-        loss, parts, correct = segment_loss(
-            out,
-            rows.data,
-            kind=tc.loss,
-            ignore_label=self.ignore_label,
-            halt_weight=tc.halt_loss_weight,
-            change_weight=tc.label_change_weight,
-            q_continue_target=target,
-        )
+        loss, parts, correct = self.loss_fn(out, rows.data, target)
         return carry, out, loss, parts, correct
 
     @torch.no_grad()

@@ -18,10 +18,14 @@ from ponder.data.format import Split, load_split, read_ponder_json
 from ponder.data.loader import TrainBatches
 from ponder.errors import UserError
 from ponder.eval.evaluate import evaluate_model, scalar_metrics
+from ponder.eval.paths import evaluate_paths
 from ponder.fileio import atomic_write_text
 from ponder.models import DataSpec, build_model, count_parameters
+from ponder.tasks.maze_path import extract_routes
 from ponder.train import checkpoint as ckpt
 from ponder.train.engine import Trainer
+from ponder.train.losses import segment_loss
+from ponder.train.path_loss import path_segment_loss
 from ponder.train.rundir import (
     CONFIG_NAME,
     checkpoint_path,
@@ -61,6 +65,22 @@ def open_dataset(path: str | Path, task_name: str | None = None) -> Dataset:
     return Dataset(root=root, task=task, spec=spec, train=train, test=test)
 
 
+def open_run_dataset(config: RunConfig, path: str | Path | None = None) -> Dataset:
+    """The run's dataset, with each maze's route (S ... G as cell indices, -1 padded) in
+    `extras["routes"]` when the model answers with a path head."""
+    data = open_dataset(path or config.data.path, config.data.task)
+    if config.model.head == "path":
+        if data.task.name != "maze":
+            raise UserError(
+                f"model.head=path is for mazes; this dataset's task is {data.task.name}"
+            )
+        for split in (data.train, data.test):
+            split.extras["routes"] = extract_routes(
+                split.inputs, split.labels, data.spec.grid_shape
+            )
+    return data
+
+
 SPEC_KEYS = ("vocab_size", "seq_len", "num_puzzle_identifiers")
 
 
@@ -74,22 +94,27 @@ def check_spec(data: Dataset, expected: dict, source: str) -> None:
 
 
 def make_evaluator(config: RunConfig, data: Dataset, runtime: Runtime):
-    n_sup = config.train.N_sup
-
     def evaluate(model: nn.Module) -> dict[str, float]:
-        report, _, _ = evaluate_model(
-            model,
-            data.task,
-            data.test,
-            n_sup=n_sup,
-            batch_size=config.eval.batch_size,
-            device=runtime.device,
-            limit=config.train.eval_examples,
-            halt_rule=config.train.halting,
-        )
+        report, _, _ = judge_model(config, data, model, runtime, config.train.eval_examples)
         return scalar_metrics(report)
 
     return evaluate
+
+
+def judge_model(config: RunConfig, data: Dataset, model: nn.Module, runtime: Runtime, limit=0):
+    """Run the test split through the model and judge it: (report, predictions, verdicts)
+    for the model's answer head (grid tokens, or a route from the path pointers)."""
+    common = dict(
+        n_sup=config.train.N_sup,
+        batch_size=config.eval.batch_size,
+        device=runtime.device,
+        limit=limit,
+        halt_rule=config.train.halting,
+    )
+    if config.model.head == "path":
+        constrained = config.eval.constrained_decoding
+        return evaluate_paths(model, data.test, constrained=constrained, **common)
+    return evaluate_model(model, data.task, data.test, **common)
 
 
 def train(
@@ -97,7 +122,7 @@ def train(
 ) -> Path:
     """Train a run from its config; returns the run directory."""
     runtime = make_runtime(config.device, config.precision)
-    data = open_dataset(config.data.path, config.data.task)
+    data = open_run_dataset(config)
     check_spec(data, config.data.model_dump(), "the config (data.*)")
     run_dir = config.resolved_run_dir()
     if runtime.is_main:
@@ -120,7 +145,7 @@ def train(
         runtime,
         run_dir,
         make_evaluator(config, data, runtime),
-        ignore_label=ignore_label(data),
+        loss_fn=make_loss(config, data),
         data_spec={key: getattr(data.spec, key) for key in SPEC_KEYS},
     )
     if resume:
@@ -144,6 +169,32 @@ def _comparable(config: RunConfig, run_dir: Path, resume: bool) -> dict:
         saved = read_run_config(run_dir)
         now.update({k: saved[k] for k in ("device", "run_dir", "name") if k in saved})
     return now
+
+
+def make_loss(config: RunConfig, data: Dataset):
+    """The training objective of one segment for the model's answer head."""
+    tc = config.train
+    if config.model.head == "path":
+        return partial(
+            path_segment_loss,
+            grid_shape=data.spec.grid_shape,
+            halt_weight=tc.halt_loss_weight,
+            label_smoothing=tc.label_smoothing,
+            validity_mask=tc.validity_mask,
+        )
+
+    def grid_loss(out, batch, q_continue_target):
+        return segment_loss(
+            out,
+            batch,
+            kind=tc.loss,
+            ignore_label=ignore_label(data),
+            halt_weight=tc.halt_loss_weight,
+            change_weight=tc.label_change_weight,
+            q_continue_target=q_continue_target,
+        )
+
+    return grid_loss
 
 
 def ignore_label(data: Dataset) -> int:
@@ -195,7 +246,7 @@ def load_run(
     run_dir = Path(run_dir)
     config = config_from_dict(read_run_config(run_dir))
     runtime = make_runtime(device or config.device, config.precision)
-    data = open_dataset(data_path or config.data.path, config.data.task)
+    data = open_run_dataset(config, data_path)
     path = checkpoint_path(run_dir, "best")
     if not path.exists():
         path = checkpoint_path(run_dir, "last")

@@ -53,14 +53,24 @@ def segment_loss(
     with torch.no_grad():
         token_ok = (out.logits.argmax(-1) == labels) & mask  # (B, L)
         seq_correct = token_ok.sum(-1) == mask.sum(-1)  # (B,)
-    halt = F.binary_cross_entropy_with_logits(out.q_halt, seq_correct.float())
-    parts = {"lm_loss": lm.detach(), "halt_loss": halt.detach()}
+    halt, halt_parts = halting_terms(out, seq_correct, q_continue_target)
+    parts = {"lm_loss": lm.detach(), **halt_parts}
+    parts["token_acc"] = (token_ok.sum() / mask.sum().clamp(min=1)).detach()
+    return lm + halt_weight * halt, parts, seq_correct
+
+
+def halting_terms(
+    out: ModelOutputs, correct: torch.Tensor, q_continue_target: torch.Tensor | None
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """BCE(q_halt, "the whole answer is right" (B,)), plus BCE(q_continue, its Q-learning
+    target) when one is given (HRM). Returns (sum, parts)."""
+    halt = F.binary_cross_entropy_with_logits(out.q_halt, correct.float())
+    parts = {"halt_loss": halt.detach()}
     if q_continue_target is not None:
         cont = F.binary_cross_entropy_with_logits(out.q_continue, q_continue_target)
         parts["continue_loss"] = cont.detach()
         halt = halt + cont
-    parts["token_acc"] = (token_ok.sum() / mask.sum().clamp(min=1)).detach()
-    return lm + halt_weight * halt, parts, seq_correct
+    return halt, parts
 
 
 def halting_counts(halt: torch.Tensor, correct: torch.Tensor) -> dict[str, tuple[float, float]]:

@@ -15,6 +15,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ponder.models.base import ModelOutputs
+from ponder.tasks.maze_path import open_neighbour_mask
+from ponder.train.losses import halting_terms
+
 MASKED = -1e9  # logit of a cell ruled out by the validity mask
 
 
@@ -58,3 +62,27 @@ def path_loss(
         hit = (rows[:, 0].argmax(-1) == targets[:, 0]) & supervised[:, 0]  # (B, P)
         next_acc = hit.sum() / supervised[:, 0].sum().clamp(min=1)
     return loss, {"path_loss": loss.detach(), "next_cell_acc": next_acc}
+
+
+def path_segment_loss(
+    out: ModelOutputs,
+    batch: dict[str, torch.Tensor],
+    q_continue_target: torch.Tensor | None = None,
+    *,
+    grid_shape: tuple[int, int],
+    halt_weight: float,
+    label_smoothing: float = 0.0,
+    validity_mask: bool = False,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+    """One segment of the path formulation: the pointer loss plus the halting terms, as
+    losses.segment_loss does for grids. A row counts as correct (q_halt's target) when
+    its next-cell pointer is right at every position of its route."""
+    routes = batch["routes"]  # (B, P)
+    allowed = open_neighbour_mask(batch["inputs"], grid_shape) if validity_mask else None
+    loss, parts = path_loss(out.logits, routes, allowed, label_smoothing)
+    with torch.no_grad():
+        nxt = horizon_targets(routes, 1)[:, 0]  # (B, P)
+        guess = out.logits[:, 0].argmax(-1).gather(1, routes.clamp(min=0))  # (B, P)
+        correct = ((guess == nxt) | (nxt < 0)).all(dim=1)  # (B,)
+    halt, halt_parts = halting_terms(out, correct, q_continue_target)
+    return loss + halt_weight * halt, {**parts, **halt_parts}, correct

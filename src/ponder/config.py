@@ -17,6 +17,7 @@ from ponder.errors import UserError
 from ponder.models import ModelConfig
 from ponder.models.base import FrozenConfig
 from ponder.models.hrm import HRMConfig
+from ponder.models.poh import PoHConfig
 from ponder.models.transformer import TransformerConfig
 from ponder.models.trm import TRMConfig
 from ponder.train.halting import HaltRule
@@ -75,6 +76,10 @@ class TrainConfig(FrozenConfig):
     # next-move logits to the passable 4-neighbours of the current cell before the softmax.
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     validity_mask: bool = False
+    # PoH: add weight x mean routing entropy to the loss (positive: sharper routing),
+    # optionally annealed linearly to 0 over the run.
+    route_entropy_weight: float = Field(0.0, ge=0)
+    route_entropy_anneal: bool = False
     N_sup: int = Field(16, gt=0)  # max supervision segments per example (paper N_sup)
     # ACT halting rule (ponder.train.halting): "none" runs all N_sup segments; "trm" halts
     # when q_halt > 0; "hrm" when q_halt > q_continue (Q-learning, one extra forward a step).
@@ -211,6 +216,7 @@ _MODEL_CLASSES: dict[str, type[BaseModel]] = {
     "trm": TRMConfig,
     "hrm": HRMConfig,
     "transformer": TransformerConfig,
+    "poh": PoHConfig,
 }
 _NESTED = {"train.early_stop"}  # sub-sections whose keys are checked one by one
 

@@ -9,15 +9,18 @@ from torch import nn
 
 from ponder.models.base import DataSpec, ModelOutputs, count_parameters
 from ponder.models.hrm import HRM, HRMConfig
+from ponder.models.poh import PoH, PoHConfig
 from ponder.models.transformer import Transformer, TransformerConfig
 from ponder.models.trm import TRM, TRMConfig
 
-ModelConfig = Annotated[TRMConfig | HRMConfig | TransformerConfig, Field(discriminator="name")]
+ModelConfig = Annotated[
+    TRMConfig | HRMConfig | TransformerConfig | PoHConfig, Field(discriminator="name")
+]
 
-_MODELS = {"trm": TRM, "hrm": HRM, "transformer": Transformer}
+_MODELS = {"trm": TRM, "hrm": HRM, "transformer": Transformer, "poh": PoH}
 
 
-def build_model(config: TRMConfig | HRMConfig | TransformerConfig, spec: DataSpec) -> nn.Module:
+def build_model(config, spec: DataSpec) -> nn.Module:
     return _MODELS[config.name](config, spec)
 
 

@@ -72,6 +72,7 @@ class ModelOutputs:
     logits: torch.Tensor  # (B, L, V); with a path head (B, K, L, L) next-cell pointers
     q_halt: torch.Tensor  # (B,) halting logit: "the answer is right now"
     q_continue: torch.Tensor | None = None  # (B,) where the model has a continue head
+    stats: dict[str, torch.Tensor] | None = None  # model statistics, e.g. PoH route_entropy (R,)
 
 
 def carry_where(mask: torch.Tensor, fresh, old):

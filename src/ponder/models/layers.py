@@ -124,13 +124,19 @@ class Attention(nn.Module):
         x: torch.Tensor,
         rotary: RotaryEmbedding | None,
         mask: torch.Tensor | None,
+        head_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """x (B, L, D); head_weights (B, L, H) summing to 1 per token mix the heads (PoH):
+        head h's output is scaled by H * weight, so uniform weights give plain attention."""
         b, seq, d = x.shape
         qkv = self.qkv(x).view(b, seq, 3, self.num_heads, d // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, H, L, Dh)
         if rotary is not None:
             q, k = rotary(q), rotary(k)
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, L, Dh)
+        if head_weights is not None:
+            scale = self.num_heads * head_weights.transpose(1, 2).unsqueeze(-1)  # (B, H, L, 1)
+            y = y * scale.to(y.dtype)
         return self.out(y.transpose(1, 2).reshape(b, seq, d))
 
 
@@ -144,7 +150,7 @@ class GridConv(nn.Module):
         self.conv = nn.Conv2d(hidden, hidden, 3, padding=1, bias=False)
         trunc_normal_(self.conv.weight, std=1.0 / math.sqrt(9 * hidden))
 
-    def forward(self, x: torch.Tensor, rotary=None, mask=None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rotary=None, mask=None, head_weights=None) -> torch.Tensor:
         b, seq, d = x.shape
         rows, cols = self.grid_shape
         grid = x.transpose(1, 2).reshape(b, d, rows, cols)  # (B, D, H, W)
@@ -172,9 +178,13 @@ class Block(nn.Module):
         self.mlp = SwiGLU(hidden, expansion, multiple_of)
 
     def forward(
-        self, x: torch.Tensor, rotary: RotaryEmbedding | None, mask: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        rotary: RotaryEmbedding | None,
+        mask: torch.Tensor | None,
+        head_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        x = rms_norm(x + self.attn(x, rotary, mask))
+        x = rms_norm(x + self.attn(x, rotary, mask, head_weights))
         return rms_norm(x + self.mlp(x))
 
 
@@ -278,9 +288,9 @@ class Trunk(nn.Module):
             mask = local_window_mask(_require_grid(grid_shape), attn_window, prefix)
         self.register_buffer("mask", mask, persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, head_weights: torch.Tensor | None = None) -> torch.Tensor:
         for block in self.blocks:
-            x = block(x, self.rotary, self.mask)
+            x = block(x, self.rotary, self.mask, head_weights)
         return x
 
 

@@ -152,7 +152,17 @@ class Trainer:
             if tc.halting == "hrm":  # Q-learning: one extra forward for q_continue's target
                 target = q_continue_target(self.model, carry, rows.data, steps, tc.N_sup)
         loss, parts, correct = self.loss_fn(out, rows.data, target)
+        if out.stats and "route_entropy" in out.stats:
+            entropy = out.stats["route_entropy"].mean()
+            parts["route_entropy"] = entropy.detach()
+            loss = loss + self._route_entropy_weight() * entropy
         return carry, out, loss, parts, correct
+
+    def _route_entropy_weight(self) -> float:
+        weight = self.tc.route_entropy_weight
+        if self.tc.route_entropy_anneal:
+            weight *= max(0.0, 1.0 - self.step / self.tc.steps)
+        return weight
 
     @torch.no_grad()
     def _decide_halting(self, out, steps: torch.Tensor, restart_all: bool) -> None:

@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_eval_solve(sub)
     _add_bench(sub)
+    _add_parity(sub)
     demo = sub.add_parser("demo", help="build mazes, train TRM and the baseline, compare")
     demo.add_argument("--config", default=None, help="demo YAML (default: configs/demo.yaml)")
     demo.set_defaults(handler=_demo)
@@ -249,6 +250,49 @@ def _bench_step(args) -> int:
 
     result = bench_step(load_config(args.config, args.overrides), args.warmup, args.steps)
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.format())
+    return 0
+
+
+def _add_parity(sub) -> None:
+    parity = sub.add_parser(
+        "parity", help="resize a candidate config to a reference config's parameter count"
+    )
+    parity.add_argument("reference", help="config of the model to match")
+    parity.add_argument("candidate", help="config of the model to resize")
+    parity.add_argument("--hold", choices=["depth", "width"], default="depth",
+                        help="keep the candidate's depth and search width (default), or the reverse")  # fmt: skip
+    parity.add_argument("--tolerance", type=float, default=0.10)
+    parity.add_argument("--accept-closest", action="store_true")
+    parity.add_argument("--out", type=Path, help="write the resized candidate config here")
+    parity.set_defaults(handler=_parity)
+
+
+def _parity(args) -> int:
+    import yaml
+
+    from ponder.config import config_from_dict, dump_config, load_config
+    from ponder.fileio import atomic_write_text
+    from ponder.parity import match_parameters
+    from ponder.train.launch import open_run_dataset
+
+    if not 0 < args.tolerance < 1:
+        raise UserError(f"--tolerance must be between 0 and 1, got {args.tolerance}")
+    reference, candidate = load_config(args.reference), load_config(args.candidate)
+    spec = open_run_dataset(candidate).spec
+    result = match_parameters(
+        reference.model, candidate.model, spec, hold=args.hold, tolerance=args.tolerance,
+        accept_closest=args.accept_closest,
+    )  # fmt: skip
+    print(
+        f"reference {reference.model.name}: {result.reference_params:,} parameters; "
+        f"candidate {candidate.model.name} with {result.changed}: "
+        f"{result.candidate_params:,} ({100 * result.relative_gap:+.1f}%)"
+    )
+    if args.out:
+        raw = yaml.safe_load(dump_config(candidate))
+        raw["model"] = result.candidate.model_dump(mode="json")
+        atomic_write_text(args.out, dump_config(config_from_dict(raw)))
+        print(f"wrote {args.out}")
     return 0
 
 

@@ -184,3 +184,24 @@ def test_recipe_on_a_dataset_of_another_shape_exits_2(tmp_path, capsys, tiny_maz
     assert err.strip().count("\n") == 0
     assert "vocab_size" not in err and "seq_len 49 but the config (data.*) expects 900" in err
     assert not (tmp_path / "run").exists()  # nothing written
+
+
+def test_parity_writes_a_matched_config(tmp_path, capsys, tiny_maze_dir):
+    base = {"data": {"path": str(tiny_maze_dir)}, "device": "cpu"}
+    small = {"num_heads": 2, "ffn_multiple_of": 16}
+    reference = {
+        **base,
+        "model": {"name": "transformer", "hidden_size": 64, "num_layers": 4, **small},
+    }
+    candidate = {**base, "model": {"name": "poh", "hidden_size": 16, "num_layers": 2, **small}}
+    paths = [
+        write(tmp_path / f"{n}.yaml", yaml.safe_dump(c))
+        for n, c in (("r", reference), ("c", candidate))
+    ]
+    out = tmp_path / "matched.yaml"
+    code, text, _ = run(["parity", *paths, "--out", out], capsys)
+    assert code == 0 and "reference transformer" in text
+    matched = yaml.safe_load(out.read_text())
+    assert matched["model"]["name"] == "poh" and matched["model"]["num_layers"] == 2
+    code, _, err = run(["parity", *paths, "--hold", "width", "--tolerance", "0.001"], capsys)
+    assert code == 2 and "--accept-closest" in err

@@ -177,3 +177,15 @@ def test_resume_on_a_dataset_of_another_shape_is_refused(tmp_path):
     build_dataset("maze", data, train=8, test=4, seed=0, size=9, min_path=4)
     with pytest.raises(UserError, match="seq_len 81 but the model in .* expects 49"):
         train(tiny_config(data, run), resume=True, quiet=True)
+
+
+def test_poh_logs_and_regularises_routing_entropy(tiny_maze_dir, tmp_path):
+    from ponder.config import config_from_dict
+
+    raw = tiny_config(tiny_maze_dir, tmp_path / "run", train={"route_entropy_weight": 0.01,
+                      "route_entropy_anneal": True}).to_dict()  # fmt: skip
+    raw["model"] = {"name": "poh", "hidden_size": 32, "num_heads": 4, "ffn_multiple_of": 16,
+                    "num_layers": 1, "R": 2}  # fmt: skip
+    run_dir = train(config_from_dict(raw), quiet=True)
+    entropies = [r["train/route_entropy"] for r in _logged(run_dir) if "train/route_entropy" in r]
+    assert entropies and all(0 < e <= 1.3863 for e in entropies)  # at most log(4 heads)

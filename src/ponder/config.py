@@ -57,7 +57,8 @@ class TrainConfig(FrozenConfig):
     lr: float = Field(1e-4, gt=0)
     lr_min_ratio: float = Field(0.1, ge=0, le=1)  # cosine decays to lr * this
     warmup_steps: int = Field(0, ge=0)
-    schedule: Literal["cosine", "constant"] = "cosine"
+    schedule: Literal["cosine", "constant", "cosine_restarts"] = "cosine"
+    restart_every: int = Field(1000, gt=0)  # cycle length of cosine_restarts, in steps
     optimizer: Literal["adamw", "adam_atan2"] = "adamw"
     betas: tuple[float, float] = (0.9, 0.95)
     weight_decay: float = Field(0.1, ge=0)
@@ -72,10 +73,13 @@ class TrainConfig(FrozenConfig):
     # blanks of a Sudoku) in the per-sequence mean loss; 1 weighs every cell alike.
     label_change_weight: float = Field(1.0, gt=0)
     halt_loss_weight: float = Field(0.5, ge=0)
-    # Path formulation (model.head: path): smoothing of the pointer targets, and masking the
-    # next-move logits to the passable 4-neighbours of the current cell before the softmax.
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    # Label smoothing; for the path formulation (model.head: path), masking the next-move
+    # logits to the passable 4-neighbours of the current cell before the softmax.
+    label_smoothing: float = Field(0.0, ge=0, lt=1)  # grid tokens and path pointers alike
     validity_mask: bool = False
+    # MLM-U (arXiv 2412.05117): each fresh training example shows a uniformly random
+    # fraction of its solution's path cells in the input; the model predicts the whole answer.
+    mlm_u: bool = False
     # PoH: add weight x mean routing entropy to the loss (positive: sharper routing),
     # optionally annealed linearly to 0 over the run.
     route_entropy_weight: float = Field(0.0, ge=0)

@@ -70,3 +70,16 @@ def test_path_head_learns_a_handful_of_mazes(tmp_path):
         run.model, split, n_sup=2, batch_size=8, device=torch.device("cpu")
     )
     assert report["exact"] == 1.0, report
+
+
+def test_walls_are_in_the_path_models_inputs(tiny_maze_dir, tmp_path):
+    from ponder.data.loader import TrainBatches, eval_batches
+    from ponder.tasks.maze import WALL
+
+    cfg = tiny_config(tiny_maze_dir, tmp_path / "r", model={"head": "path"})
+    data = open_run_dataset(cfg)
+    train_batch = TrainBatches(data.train, 8, seed=0).batch(0)
+    test_batch = next(eval_batches(data.test, 8))
+    for batch in (train_batch, test_batch):
+        walls = (batch["inputs"] == WALL).sum(1)
+        assert (walls > 0).all() and batch["routes"].shape[0] == batch["inputs"].shape[0]

@@ -189,3 +189,10 @@ def test_poh_logs_and_regularises_routing_entropy(tiny_maze_dir, tmp_path):
     run_dir = train(config_from_dict(raw), quiet=True)
     entropies = [r["train/route_entropy"] for r in _logged(run_dir) if "train/route_entropy" in r]
     assert entropies and all(0 < e <= 1.3863 for e in entropies)  # at most log(4 heads)
+
+
+def test_mlm_u_training_runs_and_leaves_the_stored_data_alone(tiny_maze_dir, tmp_path):
+    before = open_dataset(tiny_maze_dir).train.inputs.copy()
+    run_dir = train(tiny_config(tiny_maze_dir, tmp_path / "run", train={"mlm_u": True}), quiet=True)
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 6
+    assert (open_dataset(tiny_maze_dir).train.inputs == before).all()

@@ -45,6 +45,7 @@ class TrunkConfig(FrozenConfig):
     # as a sequence of cells), the latter for path_horizons steps ahead (multi-horizon).
     head: Literal["grid", "path"] = "grid"
     path_horizons: int = Field(1, gt=0)
+    maze_encoder: bool = False  # a small CNN's pooled view of the grid added to every token
 
     @model_validator(mode="after")
     def _conv_has_no_prefix(self) -> TrunkConfig:

@@ -216,6 +216,33 @@ class PuzzleEmbedding(nn.Module):
         return F.pad(rows, (0, pad)).view(-1, self.length, self.hidden)
 
 
+class GridEncoder(nn.Module):
+    """A small CNN over the whole puzzle whose pooled output conditions every token (the
+    "maze encoder" users of an earlier prototype asked for): one-hot grid (B, V, H, W) ->
+    two 3x3 convolutions -> 4x4 average pool -> (B, D). The projection starts at zero, so
+    switching it on leaves a fresh model's function unchanged."""
+
+    def __init__(self, vocab_size: int, hidden: int, grid_shape: tuple[int, int]):
+        super().__init__()
+        self.vocab_size, self.grid_shape = vocab_size, grid_shape
+        self.convs = nn.Sequential(
+            nn.Conv2d(vocab_size, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(4),
+        )
+        self.proj = Linear(32 * 4 * 4, hidden)
+        nn.init.zeros_(self.proj.weight)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """tokens (B, L) -> (B, D)."""
+        rows, cols = self.grid_shape
+        onehot = F.one_hot(tokens, self.vocab_size).float()  # (B, L, V)
+        grid = onehot.transpose(1, 2).reshape(-1, self.vocab_size, rows, cols)
+        return self.proj(self.convs(grid).flatten(1))
+
+
 class TokenEmbedding(nn.Module):
     """Token (and optionally learned position) embedding, init std 1/sqrt(D) and scaled by
     sqrt(D) as in HRM, so inputs enter the post-norm stack at unit scale. With a puzzle
@@ -228,6 +255,7 @@ class TokenEmbedding(nn.Module):
         seq_len: int,
         learned_positions: bool,
         puzzle: PuzzleEmbedding | None = None,
+        encoder: GridEncoder | None = None,
     ):
         super().__init__()
         self.scale = math.sqrt(hidden)
@@ -239,9 +267,12 @@ class TokenEmbedding(nn.Module):
             self.positions = nn.Parameter(torch.empty(self.prefix + seq_len, hidden))
             trunc_normal_(self.positions, std=1.0 / self.scale)
         self.puzzle = puzzle
+        self.encoder = encoder
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         x = self.tokens(batch["inputs"])  # (B, L, D)
+        if self.encoder is not None:
+            x = x + self.encoder(batch["inputs"]).unsqueeze(1).to(x.dtype)  # every token
         if self.puzzle is not None:
             prefix = self.puzzle(batch["puzzle_identifiers"]).to(x.dtype)  # (B, P, D)
             x = torch.cat([prefix, x], dim=1)  # (B, P + L, D)
@@ -353,7 +384,12 @@ def build_embedding(config, spec) -> TokenEmbedding:
         puzzle = PuzzleEmbedding(
             spec.num_puzzle_identifiers, dim, config.puzzle_emb_len, config.hidden_size
         )
-    return TokenEmbedding(spec.vocab_size, config.hidden_size, spec.seq_len, learned, puzzle)
+    encoder = None
+    if config.maze_encoder:
+        encoder = GridEncoder(spec.vocab_size, config.hidden_size, _require_grid(spec.grid_shape))
+    return TokenEmbedding(
+        spec.vocab_size, config.hidden_size, spec.seq_len, learned, puzzle, encoder
+    )
 
 
 def build_trunk(config, spec, num_layers: int) -> Trunk:

@@ -70,6 +70,7 @@ class Trainer:
         evaluate: Evaluate,
         loss_fn: LossFn,
         data_spec: dict | None = None,
+        batch_transform: Callable[[dict], dict] | None = None,
     ):
         self.cfg = config
         self.tc = config.train
@@ -83,6 +84,7 @@ class Trainer:
         self.loader = loader
         self.evaluate = evaluate
         self.loss_fn = loss_fn
+        self.batch_transform = batch_transform  # applied to fresh training examples (MLM-U)
         self.data_spec = data_spec or {}  # saved with checkpoints, checked when reloaded
         self.step = 0
         self.nonfinite_steps = 0
@@ -126,7 +128,10 @@ class Trainer:
         rows.steps = torch.where(halted, torch.zeros_like(rows.steps), rows.steps)
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> None:
-        self._refill(self._to_device(batch))
+        batch = self._to_device(batch)
+        if self.batch_transform is not None:
+            batch = self.batch_transform(batch)
+        self._refill(batch)
         set_lr(self.optimizer, lr_at(self.step, self.tc))
         self.sparse.lr = puzzle_emb_lr_at(self.step, self.tc)
         steps = self.rows.steps + 1  # segments run on each row's example, this one included

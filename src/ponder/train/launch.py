@@ -25,6 +25,7 @@ from ponder.tasks.maze_path import extract_routes
 from ponder.train import checkpoint as ckpt
 from ponder.train.engine import Trainer
 from ponder.train.losses import segment_loss
+from ponder.train.mlm_u import mlm_u_transform
 from ponder.train.path_loss import path_segment_loss
 from ponder.train.rundir import (
     CONFIG_NAME,
@@ -146,6 +147,7 @@ def train(
         run_dir,
         make_evaluator(config, data, runtime),
         loss_fn=make_loss(config, data),
+        batch_transform=_batch_transform(config, data),
         data_spec={key: getattr(data.spec, key) for key in SPEC_KEYS},
     )
     if resume:
@@ -192,9 +194,20 @@ def make_loss(config: RunConfig, data: Dataset):
             halt_weight=tc.halt_loss_weight,
             change_weight=tc.label_change_weight,
             q_continue_target=q_continue_target,
+            label_smoothing=tc.label_smoothing,
         )
 
     return grid_loss
+
+
+def _batch_transform(config: RunConfig, data: Dataset):
+    if not config.train.mlm_u:
+        return None
+    if data.task.name != "maze":
+        raise UserError(
+            f"train.mlm_u reveals maze path cells; this dataset's task is {data.task.name}"
+        )
+    return mlm_u_transform
 
 
 def ignore_label(data: Dataset) -> int:

@@ -17,8 +17,11 @@ def stablemax_log_probs(logits: torch.Tensor) -> torch.Tensor:
     return torch.log(s / s.sum(dim=-1, keepdim=True))
 
 
-def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, kind: str, ignore: int):
-    """Per-token loss (B, L) with ignored labels zeroed, and the mask of counted tokens."""
+def token_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, kind: str, ignore: int, smoothing: float = 0.0
+):
+    """Per-token loss (B, L) with ignored labels zeroed, and the mask of counted tokens.
+    With smoothing eps: (1 - eps) * NLL + eps * mean NLL over the vocabulary."""
     mask = labels != ignore  # (B, L)
     safe = torch.where(mask, labels, 0)
     if kind == "stablemax":
@@ -26,6 +29,8 @@ def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, kind: str, i
     else:
         logp = F.log_softmax(logits.float(), dim=-1)
     nll = -logp.gather(-1, safe.unsqueeze(-1)).squeeze(-1)  # (B, L)
+    if smoothing > 0:
+        nll = (1 - smoothing) * nll - smoothing * logp.mean(-1)
     return nll * mask, mask
 
 
@@ -38,13 +43,14 @@ def segment_loss(
     halt_weight: float,
     change_weight: float = 1.0,
     q_continue_target: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
     """Loss of one supervision segment: mean over the batch of the (weighted) per-sequence
     mean token loss, plus halt_weight * BCE(q_halt, "the whole answer is right"), plus
     halt_weight * BCE(q_continue, its Q-learning target (B,)) when a target is given (HRM).
     Returns (loss, parts, seq_correct (B,) bool)."""
     labels = batch["labels"]
-    nll, mask = token_cross_entropy(out.logits, labels, kind, ignore_label)
+    nll, mask = token_cross_entropy(out.logits, labels, kind, ignore_label, label_smoothing)
     weight = mask.float()  # (B, L)
     if change_weight != 1.0:
         changed = labels != batch["inputs"]

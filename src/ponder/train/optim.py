@@ -49,12 +49,17 @@ def puzzle_emb_lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup to cfg.lr, then constant or cosine decay to lr * lr_min_ratio."""
+    """Linear warmup to cfg.lr, then constant, cosine decay to lr * lr_min_ratio, or cosine
+    with warm restarts (back to lr every `restart_every` steps after the warmup)."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant":
         return cfg.lr
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    done = step - cfg.warmup_steps
+    if cfg.schedule == "cosine_restarts":
+        progress = (done % cfg.restart_every) / cfg.restart_every
+    else:
+        progress = done / max(1, cfg.steps - cfg.warmup_steps)
     floor = cfg.lr * cfg.lr_min_ratio
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 

@@ -1,0 +1,73 @@
+"""Training options of part 3: MLM-U hints, warm restarts, label smoothing, maze encoder."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ponder.config import TrainConfig
+from ponder.models import DataSpec, build_model
+from ponder.models.trm import TRMConfig
+from ponder.tasks.maze import GOAL, OPEN, PATH, START, WALL, MazeTask
+from ponder.train.losses import token_cross_entropy
+from ponder.train.mlm_u import reveal_path_cells
+from ponder.train.optim import lr_at
+
+MAZE = MazeTask()
+
+
+def _mazes(n=64, size=9):
+    rng = np.random.default_rng(0)
+    puzzles = [MAZE.generate(rng, size=size, min_path=6) for _ in range(n)]
+    inputs = torch.as_tensor(np.stack([MAZE.encode(p) for p in puzzles]))
+    labels = torch.as_tensor(np.stack([MAZE.encode(MAZE.solve(p)) for p in puzzles]))
+    return inputs, labels
+
+
+def test_mlm_u_keeps_the_maze_and_reveals_only_path_cells():
+    torch.manual_seed(0)
+    inputs, labels = _mazes()
+    hinted = reveal_path_cells(inputs, labels)
+    changed = hinted != inputs
+    assert (hinted[changed] == PATH).all()  # only path tokens appear
+    assert (labels[changed] == PATH).all()  # ... on the solution's path cells
+    for token in (WALL, START, GOAL):  # the maze stays visible
+        assert torch.equal(hinted == token, inputs == token)
+    path = (labels == PATH).sum(1).float()
+    shown = changed.sum(1).float() / path
+    # The shown fraction is uniform per example: all, none and in between occur.
+    assert shown.min() < 0.2 and shown.max() > 0.8 and 0.3 < shown.mean() < 0.7
+    assert ((hinted == OPEN) | (hinted == PATH) | ~changed).all()
+
+
+def test_cosine_with_warm_restarts():
+    cfg = TrainConfig(lr=1.0, lr_min_ratio=0.1, warmup_steps=10, schedule="cosine_restarts",
+                      restart_every=100, steps=1000)  # fmt: skip
+    assert lr_at(9, cfg) == 1.0
+    assert lr_at(10, cfg) == 1.0 and lr_at(110, cfg) == 1.0  # back to the top each cycle
+    assert lr_at(60, cfg) == pytest.approx(0.55)  # half a cycle: the midpoint
+    assert lr_at(109, cfg) < 0.11
+
+
+def test_label_smoothing_matches_torch():
+    torch.manual_seed(0)
+    logits, labels = torch.randn(3, 5, 7), torch.randint(0, 7, (3, 5))
+    mine, _ = token_cross_entropy(logits, labels, "softmax", ignore=-100, smoothing=0.1)
+    ref = F.cross_entropy(logits.reshape(-1, 7), labels.reshape(-1), label_smoothing=0.1,
+                          reduction="none").view(3, 5)  # fmt: skip
+    assert torch.allclose(mine, ref, atol=1e-6)
+
+
+def test_maze_encoder_starts_neutral_and_then_conditions_every_token():
+    spec = DataSpec(vocab_size=6, seq_len=81, grid_shape=(9, 9))
+    torch.manual_seed(0)
+    cfg = TRMConfig(hidden_size=32, num_heads=2, ffn_multiple_of=16, n=1, T=1, maze_encoder=True)
+    model = build_model(cfg, spec)
+    inputs, _ = _mazes(2)
+    batch = {"inputs": inputs}
+    plain = model.embed.tokens(inputs) * model.embed.scale
+    assert torch.allclose(model.embed(batch), plain)  # zero-initialised projection
+    torch.nn.init.normal_(model.embed.encoder.proj.weight)
+    shift = model.embed(batch) - plain  # (B, L, D): the same vector at every token
+    assert torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-5)
+    assert shift.abs().sum() > 0

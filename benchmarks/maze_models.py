@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ponder.eval.evaluate import wilson_interval
+from runs import markdown, seconds_per_step, summarise, train_and_judge
 
 # name -> (preset, extra overrides). Parameters: 37,281 / 37,314 / 40,353 / 37,281.
 MODELS = {
@@ -34,87 +30,13 @@ MODELS = {
 }
 
 
-def ponder(*args: str, threads: int) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    cmd = [sys.executable, "-m", "ponder", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
-    return done
-
-
-def seconds_per_step(preset: str, overrides: list[str], threads: int) -> float:
-    out = ponder("bench", "step", preset, *overrides, "--json", "--steps", "20", "--warmup",
-                 "5", threads=threads)  # fmt: skip
-    return json.loads(out.stdout)["ms_per_step"] / 1000
-
-
 def train_one(name: str, seed: int, steps: int, args) -> dict:
     preset, extra = MODELS[name]
-    run_dir = args.out.parent / f"{name}_seed{seed}"
-    overrides = [
-        *extra,
-        f"data.path={args.data}",
-        f"seed={seed}",
-        f"run_dir={run_dir}",
-        f"train.steps={steps}",
-        "train.eval_every=0",  # judge once, at the end, on every test example
-        "train.eval_examples=0",
-        "train.checkpoint_every=0",
-        "device=cpu",
-    ]
-    ponder("train", preset, *overrides, "--overwrite", threads=args.threads)
-    summary = json.loads((run_dir / "summary.json").read_text())
-    final = summary["final_eval"]
-    return {
-        "model": name,
-        "seed": seed,
-        "params": summary["params"],
-        "steps": steps,
-        "train_seconds": summary["train_seconds"],
-        "n": int(final["n"]),
-        "exact": final["exact"],
-        "exact_ci": [final["exact_ci_low"], final["exact_ci_high"]],
-    }
-
-
-def summarise(runs: list[dict]) -> dict:
-    """Per model: seeds' exact, their mean and spread, and the pooled CI over all answers."""
-    table = {}
-    for name in dict.fromkeys(r["model"] for r in runs):
-        mine = [r for r in runs if r["model"] == name]
-        exact = [r["exact"] for r in mine]
-        n = sum(r["n"] for r in mine)
-        hits = sum(round(r["exact"] * r["n"]) for r in mine)
-        mean = sum(exact) / len(exact)
-        sd = math.sqrt(sum((e - mean) ** 2 for e in exact) / max(1, len(exact) - 1))
-        table[name] = {
-            "params": mine[0]["params"],
-            "steps": mine[0]["steps"],
-            "train_seconds_mean": sum(r["train_seconds"] for r in mine) / len(mine),
-            "exact_per_seed": exact,
-            "exact_mean": mean,
-            "exact_sd": sd,
-            "pooled_ci": list(wilson_interval(hits, n)),
-            "n_answers": n,
-        }
-    return table
-
-
-def markdown(table: dict) -> str:
-    lines = [
-        "| model | params | steps | train s | exact per seed | mean (sd) | pooled 95% CI |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, row in table.items():
-        seeds = " / ".join(f"{100 * e:.1f}" for e in row["exact_per_seed"])
-        lo, hi = row["pooled_ci"]
-        lines.append(
-            f"| {name} | {row['params']:,} | {row['steps']} | {row['train_seconds_mean']:.0f} | "
-            f"{seeds} | {100 * row['exact_mean']:.1f} ({100 * row['exact_sd']:.1f}) | "
-            f"{100 * lo:.1f}-{100 * hi:.1f} |"
-        )
-    return "\n".join(lines)
+    overrides = [*extra, f"data.path={args.data}", f"seed={seed}", f"train.steps={steps}"]
+    run = train_and_judge(
+        name, preset, overrides, args.out.parent / f"{name}_seed{seed}", args.threads
+    )
+    return {**run, "seed": seed}
 
 
 def main() -> None:

@@ -157,8 +157,8 @@ def test_large_maze_generates_without_recursion_trouble():
             {"size": 9, "min_path": 30, "max_tries": 3},
             "could not generate a 9x9 maze .* in 3 tries",
         ),
-        ({"size": 4}, "odd integer >= 5"),
-        ({"size": 3}, "odd integer >= 5"),
+        ({"size": 4}, "integer >= 5"),
+        ({"size": 3}, "integer >= 5"),
         ({"loop_fraction": 1.5}, "loop_fraction"),
         ({"min_path": -1}, "min_path"),
         ({"max_tries": 0}, "max_tries"),
@@ -394,3 +394,15 @@ def test_render_png_writes_a_png(tmp_path, tree_maze):
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
     assert sorted(p.name for p in out.parent.iterdir()) == ["mazes.png"]  # no temp left
+
+
+def test_even_sizes_pad_the_odd_maze_with_walls():
+    import numpy as np
+
+    from ponder.tasks import get
+
+    maze = get("maze")
+    grid = maze.generate(np.random.default_rng(3), size=12, min_path=8)
+    assert grid.shape == (12, 12)
+    assert (grid[-1] == 1).all() and (grid[:, -1] == 1).all()  # the added wall row, column
+    assert maze.verify(grid, maze.solve(grid))["exact"]

@@ -1,0 +1,142 @@
+"""Path-sequence mazes at matched parameter counts: the direct transformer against PoH and
+TRM, each resized to the transformer's parameter count (ponder.parity, depth held, width
+searched), several seeds each, judged on every test maze by the maze verifier.
+
+    parity:  12x12 grids (walls are cells), transformer vs PoH vs TRM at equal parameters
+    scaling: 16x16 grids, the same models at several sizes (the transformer's width sets
+             each size; the others are matched to it)
+
+Writes results.json, a markdown table (with 95% CIs and steps/s) and accuracy-vs-parameters
+PNG to --out. `--preset cpu` finishes in under 30 minutes on 2 cores (small models, few
+steps); `--preset gpu` is the full-scale version.
+
+    .venv/bin/python benchmarks/maze_path.py parity --preset cpu --out runs/maze_path_parity
+    .venv/bin/python benchmarks/maze_path.py scaling --preset gpu --out runs/maze_path_scaling
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+from ponder.config import config_from_dict, dump_config, load_config
+from ponder.data import build_dataset
+from ponder.parity import match_parameters
+from ponder.train.launch import open_run_dataset
+from runs import markdown, seconds_per_step, summarise, train_and_judge
+
+PRESETS = {
+    # grid side, train / test mazes, min path, steps, batch, widths (scaling), seeds
+    "cpu": {"parity_size": 12, "scaling_size": 16, "train": 10000, "test": 1000,
+            "min_path": 10, "steps": 600, "batch": 32, "widths": [32, 64], "seeds": [0, 1, 2]},
+    "gpu": {"parity_size": 12, "scaling_size": 16, "train": 100000, "test": 1000,
+            "min_path": 10, "steps": 20000, "batch": 256, "widths": [64, 128, 256, 512],
+            "seeds": [0, 1, 2]},
+}  # fmt: skip
+CONFIGS = {
+    "transformer": "configs/path_transformer.yaml",
+    "poh": "configs/path_poh.yaml",
+    "trm": "configs/path_trm.yaml",
+}
+
+
+def dataset(size: int, preset: dict, root: Path) -> Path:
+    out = root / f"maze{size}_path"
+    build_dataset("maze", out, train=preset["train"], test=preset["test"], seed=0, size=size,
+                  min_path=preset["min_path"])  # fmt: skip
+    return out
+
+
+def matched_configs(data: Path, width: int, preset: dict, out: Path) -> dict[str, Path]:
+    """The three presets on `data`, the transformer at `width`, the others resized to its
+    parameter count; written to `out` so every run's config can be inspected."""
+    common = [f"data.path={data}", f"train.steps={preset['steps']}",
+              f"train.global_batch_size={preset['batch']}"]  # fmt: skip
+    reference = load_config(CONFIGS["transformer"], [*common, f"model.hidden_size={width}"])
+    spec = open_run_dataset(reference).spec
+    paths = {}
+    for name, preset_path in CONFIGS.items():
+        config = load_config(preset_path, common) if name != "transformer" else reference
+        if name != "transformer":
+            match = match_parameters(reference.model, config.model, spec, accept_closest=True)
+            raw = yaml.safe_load(dump_config(config))
+            raw["model"] = match.candidate.model_dump(mode="json")
+            config = config_from_dict(raw)
+        paths[name] = out / f"{name}_w{width}.yaml"
+        paths[name].write_text(dump_config(config))
+    return paths
+
+
+def run_all(jobs: list[tuple[str, Path, int]], out: Path, args) -> list[dict]:
+    def one(job):
+        name, config, seed = job
+        run_dir = out / f"{config.stem}_seed{seed}"
+        return {
+            **train_and_judge(name, config, [f"seed={seed}"], run_dir, args.threads),
+            "seed": seed,
+        }
+
+    with ThreadPoolExecutor(args.parallel) as pool:
+        return list(pool.map(one, jobs))
+
+
+def plot(runs: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name in dict.fromkeys(r["model"] for r in runs):
+        mine = sorted((r["params"], 100 * r["exact"]) for r in runs if r["model"] == name)
+        ax.scatter(*zip(*mine, strict=True), label=name, alpha=0.7)
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("exact %")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["parity", "scaling"])
+    parser.add_argument("--preset", choices=list(PRESETS), default="cpu")
+    parser.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--data-root", type=Path, default=Path("data"))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    preset = PRESETS[args.preset]
+    out = args.out or Path("runs") / f"maze_path_{args.what}_{args.preset}"
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    size = preset["parity_size" if args.what == "parity" else "scaling_size"]
+    data = dataset(size, preset, args.data_root)
+    widths = preset["widths"][-1:] if args.what == "parity" else preset["widths"]
+    jobs, speed = [], {}
+    for width in widths:
+        configs = matched_configs(data, width, preset, out)
+        for name in args.models:
+            speed[configs[name].stem] = 1 / seconds_per_step(configs[name], [], args.threads)
+            jobs += [(name, configs[name], seed) for seed in preset["seeds"]]
+    runs = run_all(jobs, out, args)
+    table = summarise([{**r, "model": f"{r['model']} ({r['params']:,})"} for r in runs])
+    result = {"preset": args.preset, "grid": size, "steps_per_s": speed, "runs": runs,
+              "table": table, "wall_minutes": (time.time() - started) / 60}  # fmt: skip
+    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    text = markdown(table) + "\n\nsteps/s (1 thread): " + json.dumps(speed)
+    (out / "table.md").write_text(text + "\n")
+    plot(runs, out / "exact_vs_params.png")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -34,6 +34,8 @@ PRESETS = {
     # grid side, train / test mazes, min path, steps, batch, widths (scaling), seeds
     "cpu": {"parity_size": 12, "scaling_size": 16, "train": 10000, "test": 1000,
             "min_path": 10, "steps": 600, "batch": 32, "widths": [32, 64], "seeds": [0, 1, 2]},
+    "smoke": {"parity_size": 8, "scaling_size": 8, "train": 200, "test": 50, "min_path": 4,
+              "steps": 5, "batch": 8, "widths": [16, 32], "seeds": [0]},
     "gpu": {"parity_size": 12, "scaling_size": 16, "train": 100000, "test": 1000,
             "min_path": 10, "steps": 20000, "batch": 256, "widths": [64, 128, 256, 512],
             "seeds": [0, 1, 2]},
@@ -64,6 +66,11 @@ def matched_configs(data: Path, width: int, preset: dict, out: Path) -> dict[str
         config = load_config(preset_path, common) if name != "transformer" else reference
         if name != "transformer":
             match = match_parameters(reference.model, config.model, spec, accept_closest=True)
+            print(
+                f"{name} at width {width}: {match.changed}, {match.candidate_params:,} params "
+                f"({100 * match.relative_gap:+.1f}% of {match.reference_params:,})",
+                flush=True,
+            )
             raw = yaml.safe_load(dump_config(config))
             raw["model"] = match.candidate.model_dump(mode="json")
             config = config_from_dict(raw)

@@ -1,8 +1,8 @@
 """Parameter parity: resize a candidate model until its parameter count is within a
 tolerance of a reference model's, so comparisons are at equal size.
 
-- hold="depth" (default): keep the candidate's depth, search its width (hidden size, with
-  the number of heads following a fixed head size, and the SwiGLU size following the width).
+- hold="depth" (default): keep the candidate's depth and heads, search its width (hidden
+  size, then the SwiGLU expansion to fine-tune d_ff).
 - hold="width": keep its width, search its depth (num_layers; for HRM, H_layers = L_layers).
 
 Counts are exact: each candidate is built (on the meta device) and its parameters counted
@@ -54,16 +54,19 @@ def match_parameters(
     that cannot get within `tolerance` raises a UserError naming the closest candidate,
     unless `accept_closest`."""
     target = count(reference, spec)
-    options = _width_options(candidate) if hold == "depth" else _depth_options(candidate)
+    groups = _width_options(candidate) if hold == "depth" else _depth_options(candidate)
     best = None
-    for changed in options:
-        resized = candidate.model_copy(update=changed)
-        params = count(resized, spec)
-        gap = abs(params / target - 1.0)
-        if best is None or gap < best[0]:
-            best = (gap, ParityResult(target, params, resized, changed))
-        if params > target * (1 + tolerance):
-            break  # counts grow with the option: nothing further can be closer
+    for group in groups:  # groups grow in size; each holds a few nearby variants
+        sizes = []
+        for changed in group:
+            resized = candidate.model_copy(update=changed)
+            params = count(resized, spec)
+            sizes.append(params)
+            gap = abs(params / target - 1.0)
+            if best is None or gap < best[0]:
+                best = (gap, ParityResult(target, params, resized, changed))
+        if min(sizes) > target * (1 + tolerance):
+            break  # every larger group is larger still
     gap, result = best
     if gap > tolerance and not accept_closest:
         raise UserError(
@@ -76,16 +79,15 @@ def match_parameters(
 
 
 def _width_options(config):
-    """Widths in increasing order; heads keep the candidate's head size (at least 1 head)."""
-    head_size = max(1, config.hidden_size // config.num_heads)
-    step = 8 if head_size % 8 else head_size
+    """Per hidden size (multiples of 4 x heads, so rotary halves stay even; heads fixed),
+    the SwiGLU expansions 2..6 in quarter steps: d_ff fine-tunes what d_model leaves."""
+    step = 4 * config.num_heads
+    expansions = [2 + 0.25 * i for i in range(17)]
     for hidden in range(step, 8193, step):
-        heads = max(1, hidden // head_size)
-        if hidden % heads == 0:
-            yield {"hidden_size": hidden, "num_heads": heads}
+        yield [{"hidden_size": hidden, "expansion": e} for e in expansions]
 
 
 def _depth_options(config):
     keys = ("H_layers", "L_layers") if config.name == "hrm" else ("num_layers",)
     for depth in range(1, 129):
-        yield dict.fromkeys(keys, depth)
+        yield [dict.fromkeys(keys, depth)]

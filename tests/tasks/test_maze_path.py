@@ -114,3 +114,20 @@ def test_decoding_follows_perfect_pointers_to_the_goal():
     assert decoded[decoded >= 0].tolist() == route
     assert (decoded[len(route) :] == -1).all()
     assert inputs[0, route[-1]] == GOAL and inputs[0, route[0]] == START
+
+
+def test_legal_only_decoding_moves_to_passable_neighbours_but_may_revisit():
+    rng = np.random.default_rng(2)
+    puzzles = [MAZE.generate(rng, size=9, min_path=4) for _ in range(16)]
+    inputs = torch.as_tensor(np.stack([MAZE.encode(p) for p in puzzles]))
+    torch.manual_seed(1)
+    routes = greedy_routes(torch.randn(16, 81, 81), inputs, (9, 9), 40, constrained=False,
+                           legal_only=True)  # fmt: skip
+    revisits = 0
+    for puzzle, route in zip(puzzles, routes, strict=True):
+        cells = route[route >= 0].tolist()
+        flat = puzzle.reshape(-1)
+        for a, b in zip(cells, cells[1:], strict=False):
+            assert abs(a // 9 - b // 9) + abs(a % 9 - b % 9) == 1 and flat[b] != WALL
+        revisits += len(cells) != len(set(cells))
+    assert revisits > 0  # only `constrained` rules revisits out

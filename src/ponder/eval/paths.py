@@ -26,6 +26,7 @@ def predict_routes(
     limit: int = 0,
     halt_rule: HaltRule = "trm",
     constrained: bool = False,
+    legal_only: bool = False,
 ) -> Predictions:
     """Routes (N, L) after all n_sup segments and at the segment the halting rule picks."""
     shape = _shape(split)
@@ -35,7 +36,12 @@ def predict_routes(
             break
         batch = {k: v.to(device) for k, v in batch.items()}
         final, at_halt, halt_step = _segments(model, batch, n_sup, halt_rule)
-        decode = dict(shape=shape, max_moves=shape[0] * shape[1] - 1, constrained=constrained)
+        decode = dict(
+            shape=shape,
+            max_moves=shape[0] * shape[1] - 1,
+            constrained=constrained,
+            legal_only=legal_only,
+        )
         finals.append(greedy_routes(final, batch["inputs"], **decode).cpu().numpy())
         halts.append(greedy_routes(at_halt, batch["inputs"], **decode).cpu().numpy())
         steps.append(halt_step.cpu().numpy())
@@ -85,10 +91,14 @@ def evaluate_paths(
     limit: int = 0,
     halt_rule: HaltRule = "trm",
     constrained: bool = False,
+    legal_only: bool = False,
 ) -> tuple[dict, Predictions, list[dict]]:
+    """Judge the routes the model's pointers give. `legal_only`: choose among passable
+    4-neighbours (use it for a model trained with the validity mask, whose logits of other
+    cells were never trained); `constrained`: also never revisit."""
     preds = predict_routes(
         model, split, n_sup=n_sup, batch_size=batch_size, device=device, limit=limit,
-        halt_rule=halt_rule, constrained=constrained,
+        halt_rule=halt_rule, constrained=constrained, legal_only=legal_only,
     )  # fmt: skip
     verdicts = judge_routes(split, preds.final, preds.index)
     early = judge_routes(split, preds.at_halt, preds.index)

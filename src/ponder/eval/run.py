@@ -65,6 +65,7 @@ def solve_file(
         route = greedy_routes(
             out.logits[:, 0], inputs, puzzle.shape, inputs.shape[1] - 1,
             constrained=run.config.eval.constrained_decoding,
+            legal_only=run.config.train.validity_mask,
         )[0]  # fmt: skip
         answer = route_to_answer(puzzle, route[route >= 0].tolist())
     else:

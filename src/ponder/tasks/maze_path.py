@@ -125,11 +125,13 @@ def greedy_routes(
     shape: tuple[int, int],
     max_moves: int,
     constrained: bool = True,
+    legal_only: bool = False,
 ) -> torch.Tensor:
     """Follow the next-cell pointers from S: next_logits (B, L, L), row i scoring the cell
-    after i. Constrained decoding only picks unvisited passable 4-neighbours, so every
-    emitted move is legal (a row with none left stops). Returns (B, max_moves + 1) routes
-    padded with -1; a route stops at G."""
+    after i. `legal_only` picks among passable 4-neighbours (the model's choice set when it
+    was trained with the validity mask); `constrained` also skips visited cells, so every
+    emitted route is legal (a row with no move left stops). Returns (B, max_moves + 1)
+    routes padded with -1; a route stops at G."""
     b, length = inputs.shape
     rows = torch.arange(b, device=inputs.device)
     cell = (inputs == START).float().argmax(dim=1)  # (B,)
@@ -141,9 +143,9 @@ def greedy_routes(
     routes[:, 0] = cell
     for step in range(1, max_moves + 1):
         scores = next_logits[rows, cell].float()  # (B, L)
-        if constrained:
-            ok = allowed[rows, cell] & ~visited
-            done |= ~ok.any(dim=1)  # dead end: stop rather than make an illegal move
+        if constrained or legal_only:
+            ok = allowed[rows, cell] & ~visited if constrained else allowed[rows, cell]
+            done |= ~ok.any(dim=1)  # no move left: stop rather than make an illegal one
             scores = scores.masked_fill(~ok, float("-inf"))
         nxt = scores.argmax(dim=1)
         routes[:, step] = torch.where(done, -1, nxt)

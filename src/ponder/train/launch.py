@@ -114,7 +114,10 @@ def judge_model(config: RunConfig, data: Dataset, model: nn.Module, runtime: Run
     )
     if config.model.head == "path":
         constrained = config.eval.constrained_decoding
-        return evaluate_paths(model, data.test, constrained=constrained, **common)
+        legal_only = config.train.validity_mask  # the choice set the model was trained on
+        return evaluate_paths(
+            model, data.test, constrained=constrained, legal_only=legal_only, **common
+        )
     return evaluate_model(model, data.task, data.test, **common)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import write_hrm_layout
 
 from ponder import tasks
 from ponder.data.check import check_dataset, check_split
@@ -41,28 +42,15 @@ def write_hrm_maze_dataset(root: Path) -> None:
     """What HRM's dataset/build_maze_dataset.py writes (no aug): no ponder.json,
     no total_puzzles, unsorted compact JSON, uint8 tokens, int32 offsets."""
     splits = {"train": [(MAZE_A, SOLVED_A), (MAZE_B, SOLVED_B)], "test": [(MAZE_C, SOLVED_C)]}
-    for name, pairs in splits.items():
-        d = root / name
-        d.mkdir(parents=True)
-        n = len(pairs)
-        meta = {
-            "pad_id": 0,
-            "ignore_label_id": 0,
-            "blank_identifier_id": 0,
-            "vocab_size": 6,
-            "seq_len": 49,
-            "num_puzzle_identifiers": 1,
-            "total_groups": n,
-            "mean_puzzle_examples": 1.0,
-            "sets": ["all"],
-        }
-        (d / "dataset.json").write_text(json.dumps(meta))
-        np.save(d / "all__inputs.npy", np.vstack([_hrm_tokens(q) for q, _ in pairs]))
-        np.save(d / "all__labels.npy", np.vstack([_hrm_tokens(a) for _, a in pairs]))
-        np.save(d / "all__group_indices.npy", np.arange(n + 1, dtype=np.int32))
-        np.save(d / "all__puzzle_indices.npy", np.arange(n + 1, dtype=np.int32))
-        np.save(d / "all__puzzle_identifiers.npy", np.zeros(n, dtype=np.int32))
-    (root / "identifiers.json").write_text(json.dumps(["<blank>"]))
+    arrays = {
+        name: (
+            np.vstack([_hrm_tokens(q) for q, _ in pairs]),
+            np.vstack([_hrm_tokens(a) for _, a in pairs]),
+            np.zeros(len(pairs)),
+        )
+        for name, pairs in splits.items()
+    }
+    write_hrm_layout(root, arrays)
 
 
 def _small_split(n: int = 3, seq_len: int = 4) -> Split:

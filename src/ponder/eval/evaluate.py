@@ -8,6 +8,7 @@ path_f1 and cell_acc, never to decide correctness.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,11 @@ class Predictions:
     index: np.ndarray  # (N,) example positions in the split
 
 
+def read_tokens(out) -> torch.Tensor:
+    """A grid model's answer after one segment: argmax tokens (B, L)."""
+    return out.logits.argmax(-1)
+
+
 @torch.no_grad()
 def predict(
     model: nn.Module,
@@ -40,10 +46,15 @@ def predict(
     limit: int = 0,
     halt_rule: HaltRule = "trm",
     identifier: int | None = None,
+    read: Callable = read_tokens,
+    decode: Callable | None = None,
 ) -> Predictions:
     """Run each example for all n_sup segments from a fresh carry (the full limit, as the
     papers evaluate), remembering where the halting rule would have stopped. `identifier`
-    replaces every puzzle identifier (the leakage check runs with the blank one)."""
+    replaces every puzzle identifier (the leakage check runs with the blank one). `read`
+    takes a segment's outputs to its answer (grid tokens by default); `decode(answer,
+    batch)`, when given, turns the last and the halting segments' answers into the
+    predictions (the path formulation follows pointers into routes there)."""
     finals, halts, steps, indices = [], [], [], []
     seen = 0
     for batch in eval_batches(split, batch_size):
@@ -52,12 +63,14 @@ def predict(
         batch = {k: v.to(device) for k, v in batch.items()}
         if identifier is not None:
             batch["puzzle_identifiers"] = torch.full_like(batch["puzzle_identifiers"], identifier)
-        final, at_halt, halt_step = _run_segments(model, batch, n_sup, device, halt_rule)
-        finals.append(final)
-        halts.append(at_halt)
-        steps.append(halt_step)
+        final, at_halt, halt_step = _run_segments(model, batch, n_sup, device, halt_rule, read)
+        if decode is not None:
+            final, at_halt = decode(final, batch), decode(at_halt, batch)
+        finals.append(final.cpu().numpy())
+        halts.append(at_halt.cpu().numpy())
+        steps.append(halt_step.cpu().numpy())
         indices.append(batch["index"].cpu().numpy())
-        seen += len(final)
+        seen += len(finals[-1])
     cut = limit or None
     return Predictions(
         final=np.concatenate(finals)[:cut],
@@ -67,19 +80,21 @@ def predict(
     )
 
 
-def _run_segments(model, batch, n_sup: int, device, halt_rule: HaltRule):
+def _run_segments(model, batch, n_sup: int, device, halt_rule: HaltRule, read: Callable):
+    """The answers (`read` of each segment's outputs) after the last segment and at the
+    segment where the halting rule first says stop, with that segment (B,)."""
     b = batch["inputs"].shape[0]
     carry = model.init_carry(b, device)
     halt_step = torch.full((b,), n_sup, dtype=torch.long, device=device)
     at_halt = None
     for segment in range(1, n_sup + 1):
         carry, out = model(carry, batch)
-        pred = out.logits.argmax(-1)  # (B, L)
+        answer = read(out)  # (B, ...)
         newly = halt_signal(out, halt_rule) & (halt_step == n_sup) & (segment < n_sup)
         halt_step = torch.where(newly, segment, halt_step)
-        not_yet = (halt_step >= segment).view(-1, 1)  # rows still before their halt
-        at_halt = pred if at_halt is None else torch.where(not_yet, pred, at_halt)
-    return pred.cpu().numpy(), at_halt.cpu().numpy(), halt_step.cpu().numpy()
+        not_yet = (halt_step >= segment).view(-1, *([1] * (answer.dim() - 1)))
+        at_halt = answer if at_halt is None else torch.where(not_yet, answer, at_halt)
+    return answer, at_halt, halt_step
 
 
 def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -9,67 +9,35 @@ import torch
 from torch import nn
 
 from ponder.data.format import Split
-from ponder.data.loader import eval_batches
-from ponder.eval.evaluate import Predictions, summarise
+from ponder.eval.evaluate import Predictions, predict, summarise
 from ponder.tasks.maze_path import greedy_routes, judge_route
-from ponder.train.halting import HaltRule, halt_signal
+from ponder.train.halting import HaltRule
 
 
-@torch.no_grad()
 def predict_routes(
     model: nn.Module,
     split: Split,
     *,
-    n_sup: int,
-    batch_size: int,
-    device: torch.device,
-    limit: int = 0,
-    halt_rule: HaltRule = "trm",
     constrained: bool = False,
     legal_only: bool = False,
+    **run,
 ) -> Predictions:
-    """Routes (N, L) after all n_sup segments and at the segment the halting rule picks."""
+    """Routes (N, L) after all n_sup segments and at the segment the halting rule picks;
+    `run` holds evaluate.predict's settings (n_sup, batch_size, device, limit, halt_rule)."""
     shape = _shape(split)
-    finals, halts, steps, indices, seen = [], [], [], [], 0
-    for batch in eval_batches(split, batch_size):
-        if limit and seen >= limit:
-            break
-        batch = {k: v.to(device) for k, v in batch.items()}
-        final, at_halt, halt_step = _segments(model, batch, n_sup, halt_rule)
-        decode = dict(
-            shape=shape,
-            max_moves=shape[0] * shape[1] - 1,
-            constrained=constrained,
-            legal_only=legal_only,
-        )
-        finals.append(greedy_routes(final, batch["inputs"], **decode).cpu().numpy())
-        halts.append(greedy_routes(at_halt, batch["inputs"], **decode).cpu().numpy())
-        steps.append(halt_step.cpu().numpy())
-        indices.append(batch["index"].cpu().numpy())
-        seen += len(finals[-1])
-    cut = limit or None
-    return Predictions(
-        final=np.concatenate(finals)[:cut],
-        at_halt=np.concatenate(halts)[:cut],
-        halt_step=np.concatenate(steps)[:cut],
-        index=np.concatenate(indices)[:cut],
-    )
+
+    def follow(pointers: torch.Tensor, batch: dict) -> torch.Tensor:
+        return greedy_routes(
+            pointers, batch["inputs"], shape, shape[0] * shape[1] - 1,
+            constrained=constrained, legal_only=legal_only,
+        )  # fmt: skip
+
+    return predict(model, split, read=read_pointers, decode=follow, **run)
 
 
-def _segments(model, batch, n_sup: int, halt_rule: HaltRule):
-    """Next-cell pointer rows (B, L, L) after the last segment and at the halting one."""
-    b = batch["inputs"].shape[0]
-    carry = model.init_carry(b, batch["inputs"].device)
-    halt_step = torch.full((b,), n_sup, dtype=torch.long, device=batch["inputs"].device)
-    at_halt = None
-    for segment in range(1, n_sup + 1):
-        carry, out = model(carry, batch)
-        pointers = out.logits[:, 0].float()  # horizon 1: (B, L, L)
-        newly = halt_signal(out, halt_rule) & (halt_step == n_sup) & (segment < n_sup)
-        halt_step = torch.where(newly, segment, halt_step)
-        keep = (halt_step >= segment).view(-1, 1, 1)
-        at_halt = pointers if at_halt is None else torch.where(keep, pointers, at_halt)
-    return pointers, at_halt, halt_step
+def read_pointers(out) -> torch.Tensor:
+    """A path model's answer after one segment: its next-cell pointers (B, L, L)."""
+    return out.logits[:, 0].float()
 
 
 def judge_routes(split: Split, routes: np.ndarray, index: np.ndarray) -> list[dict]:

@@ -205,3 +205,5 @@ def test_parity_writes_a_matched_config(tmp_path, capsys, tiny_maze_dir):
     assert matched["model"]["name"] == "poh" and matched["model"]["num_layers"] == 2
     code, _, err = run(["parity", *paths, "--hold", "width", "--tolerance", "0.001"], capsys)
     assert code == 2 and "--accept-closest" in err
+    code, _, err = run(["parity", *paths, "--out", tmp_path / "missing" / "m.yaml"], capsys)
+    assert code == 2 and "--out directory not found" in err and err.count("\n") == 1

@@ -277,6 +277,8 @@ def _parity(args) -> int:
 
     if not 0 < args.tolerance < 1:
         raise UserError(f"--tolerance must be between 0 and 1, got {args.tolerance}")
+    if args.out is not None and not args.out.parent.is_dir():
+        raise UserError(f"--out directory not found: {args.out.parent}")
     reference, candidate = load_config(args.reference), load_config(args.candidate)
     spec = open_run_dataset(candidate).spec
     result = match_parameters(

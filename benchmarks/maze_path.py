@@ -30,15 +30,33 @@ from ponder.parity import match_parameters
 from ponder.train.launch import open_run_dataset
 from runs import markdown, seconds_per_step, summarise, train_and_judge
 
+# Per benchmark and preset: grid side, train / test mazes, min path, steps, batch, the
+# transformer widths (each sets one size; heads = width / 16, so head dim stays 16), seeds
+# and the models run by default. CPU figures: 2 cores, 2 runs at a time, 1 thread each.
 PRESETS = {
-    # grid side, train / test mazes, min path, steps, batch, widths (scaling), seeds
-    "cpu": {"parity_size": 12, "scaling_size": 16, "train": 10000, "test": 1000,
-            "min_path": 10, "steps": 600, "batch": 32, "widths": [32, 64], "seeds": [0, 1, 2]},
-    "smoke": {"parity_size": 8, "scaling_size": 8, "train": 200, "test": 50, "min_path": 4,
-              "steps": 5, "batch": 8, "widths": [16, 32], "seeds": [0]},
-    "gpu": {"parity_size": 12, "scaling_size": 16, "train": 100000, "test": 1000,
-            "min_path": 10, "steps": 20000, "batch": 256, "widths": [64, 128, 256, 512],
-            "seeds": [0, 1, 2]},
+    "parity": {
+        # about 25 min: 9 runs, TRM and PoH ~1.7-2x the transformer's step time
+        "cpu": {"size": 12, "train": 10000, "test": 1000, "min_path": 10, "steps": 700,
+                "batch": 32, "widths": [64], "seeds": [0, 1, 2],
+                "models": ["transformer", "poh", "trm"]},
+        "gpu": {"size": 12, "train": 100000, "test": 1000, "min_path": 10, "steps": 20000,
+                "batch": 256, "widths": [256], "seeds": [0, 1, 2],
+                "models": ["transformer", "poh", "trm"]},
+        "smoke": {"size": 8, "train": 200, "test": 50, "min_path": 4, "steps": 5, "batch": 8,
+                  "widths": [32], "seeds": [0], "models": ["transformer", "poh", "trm"]},
+    },
+    "scaling": {
+        # about 25 min: at 16x16 attention over 256 cells dominates, so the CPU sizes are
+        # small and PoH (the slowest per step) is left to --models
+        "cpu": {"size": 16, "train": 10000, "test": 1000, "min_path": 10, "steps": 900,
+                "batch": 32, "widths": [16, 32], "seeds": [0, 1, 2],
+                "models": ["transformer", "trm"]},
+        "gpu": {"size": 16, "train": 100000, "test": 1000, "min_path": 10, "steps": 20000,
+                "batch": 256, "widths": [64, 128, 256, 512], "seeds": [0, 1, 2],
+                "models": ["transformer", "poh", "trm"]},
+        "smoke": {"size": 8, "train": 200, "test": 50, "min_path": 4, "steps": 5, "batch": 8,
+                  "widths": [16, 32], "seeds": [0], "models": ["transformer", "trm"]},
+    },
 }  # fmt: skip
 CONFIGS = {
     "transformer": "configs/path_transformer.yaml",
@@ -59,12 +77,15 @@ def matched_configs(data: Path, width: int, preset: dict, out: Path) -> dict[str
     parameter count; written to `out` so every run's config can be inspected."""
     common = [f"data.path={data}", f"train.steps={preset['steps']}",
               f"train.global_batch_size={preset['batch']}"]  # fmt: skip
-    reference = load_config(CONFIGS["transformer"], [*common, f"model.hidden_size={width}"])
+    heads = [f"model.num_heads={max(1, width // 16)}"]
+    reference = load_config(CONFIGS["transformer"], [*common, *heads, f"model.hidden_size={width}"])
     spec = open_run_dataset(reference).spec
     paths = {}
     for name, preset_path in CONFIGS.items():
-        config = load_config(preset_path, common) if name != "transformer" else reference
-        if name != "transformer":
+        if name == "transformer":
+            config = reference
+        else:  # PoH's heads follow the width too; TRM's conv mixer has none
+            config = load_config(preset_path, [*common, *(heads if name == "poh" else [])])
             match = match_parameters(reference.model, config.model, spec, accept_closest=True)
             print(
                 f"{name} at width {width}: {match.changed}, {match.candidate_params:,} params "
@@ -114,27 +135,28 @@ def plot(runs: list[dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["parity", "scaling"])
-    parser.add_argument("--preset", choices=list(PRESETS), default="cpu")
-    parser.add_argument("--models", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--preset", choices=["cpu", "gpu", "smoke"], default="cpu")
+    parser.add_argument("--models", nargs="+", choices=list(CONFIGS), help="default: the preset's")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--data-root", type=Path, default=Path("data"))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    preset = PRESETS[args.preset]
+    preset = PRESETS[args.what][args.preset]
     out = args.out or Path("runs") / f"maze_path_{args.what}_{args.preset}"
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    size = preset["parity_size" if args.what == "parity" else "scaling_size"]
+    size = preset["size"]
     data = dataset(size, preset, args.data_root)
-    widths = preset["widths"][-1:] if args.what == "parity" else preset["widths"]
     jobs, speed = [], {}
-    for width in widths:
+    models = args.models or preset["models"]
+    for width in preset["widths"]:
         configs = matched_configs(data, width, preset, out)
-        for name in args.models:
+        for name in models:
             speed[configs[name].stem] = 1 / seconds_per_step(configs[name], [], args.threads)
             jobs += [(name, configs[name], seed) for seed in preset["seeds"]]
-    runs = run_all(jobs, out, args)
+    jobs.sort(key=lambda job: speed[job[1].stem])  # slowest first: the pool ends together
+    runs = sorted(run_all(jobs, out, args), key=lambda r: (models.index(r["model"]), r["params"]))
     table = summarise([{**r, "model": f"{r['model']} ({r['params']:,})"} for r in runs])
     result = {"preset": args.preset, "grid": size, "steps_per_s": speed, "runs": runs,
               "table": table, "wall_minutes": (time.time() - started) / 60}  # fmt: skip

@@ -62,11 +62,13 @@ def _add_data(sub) -> None:
     build = data.add_parser("build", help="generate a dataset in the HRM/TRM layout")
     build.add_argument("task")
     build.add_argument("--out", required=True, type=Path)
-    build.add_argument("--size", type=int, default=15)
+    # Task parameters: only those given are passed, so each task's own defaults apply
+    # (maze 15x15, routing 10x10) and a task refuses a parameter it does not have.
+    build.add_argument("--size", type=int, default=None, help="grid side (task default)")
     build.add_argument("--train", type=int, default=2000)
     build.add_argument("--test", type=int, default=500)
-    build.add_argument("--min-path", type=int, default=0)
-    build.add_argument("--loop-fraction", type=float, default=0.0)
+    build.add_argument("--min-path", type=int, default=None, help="maze only")
+    build.add_argument("--loop-fraction", type=float, default=None, help="maze only")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--aug", choices=["dihedral"], default=None)
     build.add_argument("--overwrite", action="store_true")
@@ -80,6 +82,7 @@ def _add_data(sub) -> None:
 def _data_build(args) -> int:
     from ponder.data import build_dataset
 
+    given = {"size": args.size, "min_path": args.min_path, "loop_fraction": args.loop_fraction}
     out = build_dataset(
         args.task,
         args.out,
@@ -88,9 +91,7 @@ def _data_build(args) -> int:
         seed=args.seed,
         aug=args.aug,
         overwrite=args.overwrite,
-        size=args.size,
-        min_path=args.min_path,
-        loop_fraction=args.loop_fraction,
+        **{name: value for name, value in given.items() if value is not None},
     )
     print(f"dataset ready: {out}")
     return 0
@@ -142,8 +143,9 @@ def _verify(args) -> int:
     if args.json:
         print(json.dumps(verdict))
     else:
+        width = max(map(len, verdict), default=0)
         for key, value in verdict.items():
-            print(f"{key:<10} {value}")
+            print(f"{key:<{width}} {value}")
     return 0 if verdict.get("exact") else 1
 
 

@@ -61,6 +61,8 @@ def build_dataset(
     if aug not in AUGMENTATIONS:
         raise UserError(f"unknown augmentation {aug!r}; choose 'dihedral' or none")
     task = tasks.get(task_name)
+    if aug is not None and aug not in task.augmentations:
+        raise UserError(f"task {task_name!r} does not support augmentation {aug!r}")
     params = _resolve_params(task.generate, task_name, task_params)
     recipe = {"task": task_name, "params": params, "seed": seed, "train": train, "test": test}
     recipe["aug"] = aug

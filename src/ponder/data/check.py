@@ -27,6 +27,12 @@ from ponder.errors import UserError
 # Above this fraction of non-pad input cells with ignored labels, labels are "padding
 # except the answer" (a model predicting the answer token everywhere would look perfect).
 MAX_IGNORED_LABEL_FRACTION = 0.5
+# Inside the area each example's labels cover (the box from its first to its last labelled
+# row and column), at most this fraction may be ignored. A whole output grid has no holes and
+# an ARC-style canvas only misses one corner of its end-of-grid frame, while labels that
+# ignore, say, every road cell but the route's leave holes all over the box even when they
+# stay under MAX_IGNORED_LABEL_FRACTION.
+MAX_LABEL_HOLE_FRACTION = 0.1
 
 
 def check_dataset(root: Path) -> dict[str, Any]:
@@ -41,8 +47,9 @@ def check_dataset(root: Path) -> dict[str, Any]:
     ponder = read_ponder_json(root)
     splits = {name: load_split(root, name) for name in SPLITS}
     identifiers = read_identifiers(root)
+    shape = _grid_shape(ponder, splits["train"].metadata.seq_len)
     for name, split in splits.items():
-        check_split(name, split)
+        check_split(name, split, shape)
     _check_splits_agree(splits["train"], splits["test"])
     dihedral = _use_dihedral(ponder, splits["train"].metadata.seq_len)
     _check_leakage(splits["train"], splits["test"], dihedral)
@@ -59,8 +66,11 @@ def check_dataset(root: Path) -> dict[str, Any]:
     return summary
 
 
-def check_split(name: str, split: Split) -> None:
-    """Structural and label checks for one split; UserError naming the first problem."""
+def check_split(name: str, split: Split, grid_shape: tuple[int, int] | None = None) -> None:
+    """Structural and label checks for one split; UserError naming the first problem.
+
+    `grid_shape` (rows, cols) is how a token row lies on the grid, for the label-hole check
+    (default: a square when seq_len is one, else a single row)."""
     _check_token_arrays(name, split)
     n, p = split.num_examples, len(split.puzzle_identifiers)
     _check_offsets(name, "puzzle_indices", split.puzzle_indices, n, "examples")
@@ -73,6 +83,7 @@ def check_split(name: str, split: Split) -> None:
     _check_identifiers(name, split)
     _check_totals(name, split)
     _check_labels_not_padding(name, split)
+    _check_label_holes(name, split, grid_shape or _grid_shape(None, split.metadata.seq_len))
 
 
 def _check_token_arrays(name: str, split: Split) -> None:
@@ -143,12 +154,19 @@ def _check_totals(name: str, split: Split) -> None:
         )
 
 
-def _check_labels_not_padding(name: str, split: Split) -> None:
+def _ignored_labels(split: Split) -> np.ndarray:
+    """[N, seq_len] bool: label cells the loss skips (padding or the ignore id)."""
     meta = split.metadata
-    cells = split.inputs != meta.pad_id  # [N, seq_len]: input cells the model must answer
     ignored = split.labels == meta.pad_id
     if meta.ignore_label_id is not None:
         ignored |= split.labels == meta.ignore_label_id
+    return ignored
+
+
+def _check_labels_not_padding(name: str, split: Split) -> None:
+    meta = split.metadata
+    cells = split.inputs != meta.pad_id  # [N, seq_len]: input cells the model must answer
+    ignored = _ignored_labels(split)
     total = int(cells.sum())
     if total == 0:
         return
@@ -158,6 +176,43 @@ def _check_labels_not_padding(name: str, split: Split) -> None:
             f"labels in {name} are padding except the answer ({fraction:.0%} of input cells "
             f"have ignored labels); labels must be the whole output grid"
         )
+
+
+def _check_label_holes(name: str, split: Split, shape: tuple[int, int]) -> None:
+    """Refuse labels with ignored cells scattered inside the area they cover."""
+    rows, cols = shape
+    if rows * cols != split.metadata.seq_len or split.num_examples == 0:
+        return
+    real = ~_ignored_labels(split).reshape(-1, rows, cols)  # [N, rows, cols]
+    inside = _between(real.any(axis=2))[:, :, None] & _between(real.any(axis=1))[:, None, :]
+    box, holes = int(inside.sum()), int((inside & ~real).sum())
+    if box and holes / box > MAX_LABEL_HOLE_FRACTION:
+        raise UserError(
+            f"labels in {name} have holes: {holes / box:.0%} of the cells inside the labelled "
+            f"area are padding or ignored; labels must be the whole output grid"
+        )
+
+
+def _between(present: np.ndarray) -> np.ndarray:
+    """[N, K] bool -> True from the first to the last True of each row (all False if none)."""
+    after_first = np.logical_or.accumulate(present, axis=1)
+    before_last = np.logical_or.accumulate(present[:, ::-1], axis=1)[:, ::-1]
+    return after_first & before_last
+
+
+def _grid_shape(ponder: dict[str, Any] | None, seq_len: int) -> tuple[int, int]:
+    """How a token row lies on the grid: the task's own shape when ponder.json names a known
+    task, else a square when seq_len is one (HRM/TRM mazes, Sudoku, ARC), else one row."""
+    name = None if ponder is None else ponder.get("task")
+    if isinstance(name, str):
+        from ponder import tasks  # late: the registry imports every task module
+
+        try:
+            return tasks.get(name).grid_shape(seq_len)
+        except UserError:
+            pass  # an unknown task or shape is reported where the dataset is used
+    side = math.isqrt(seq_len)
+    return (side, side) if side * side == seq_len else (1, seq_len)
 
 
 def _check_splits_agree(train: Split, test: Split) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from ponder.errors import UserError
 from ponder.tasks.base import Task
 from ponder.tasks.maze import MAZE
+from ponder.tasks.routing import ROUTING
 
 _TASKS: dict[str, Task] = {
     MAZE.name: MAZE,
+    ROUTING.name: ROUTING,
 }
 
 

@@ -24,6 +24,7 @@ class Task(Protocol):
     vocab_size: int  # number of token ids, PAD included
     pad_id: int  # token id used for padding inputs
     ignore_label_id: int  # label id the loss skips
+    augmentations: tuple[str, ...]  # dataset augmentations that keep puzzles valid
 
     def generate(self, rng: np.random.Generator, **params: Any) -> np.ndarray:
         """A new puzzle grid; all randomness comes from `rng`."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
-import tempfile
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ponder.errors import UserError
+from ponder.tasks.grids import decode_grid, encode_grid, path_f1, save_figure_atomic
 
 # Token ids, as in HRM's Maze-Hard data (PAD=0 so padding never looks like a maze cell).
 PAD, WALL, OPEN, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
@@ -42,6 +41,7 @@ class MazeTask:
     vocab_size = VOCAB_SIZE
     pad_id = PAD
     ignore_label_id = PAD
+    augmentations = ("dihedral",)  # rotations and flips of a maze are mazes
 
     # ----------------------------------------------------------------- generation
 
@@ -120,7 +120,7 @@ class MazeTask:
             "connected": connected,
             "optimal": optimal,
             "exact": valid and connected and optimal,
-            "path_f1": _path_f1(answer == PATH, reference == PATH),
+            "path_f1": path_f1(answer == PATH, reference == PATH),
             "cell_acc": float(np.mean(answer == reference)),
         }
 
@@ -128,19 +128,11 @@ class MazeTask:
 
     def encode(self, grid: np.ndarray) -> np.ndarray:
         """Grid (H, W) -> int64 tokens (H * W,)."""
-        grid = np.asarray(grid)
-        if grid.ndim != 2:
-            raise UserError(f"a maze grid must be 2-D, got shape {grid.shape}")
-        return grid.astype(np.int64).reshape(-1)
+        return encode_grid(grid, "maze")
 
     def decode(self, tokens: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """Tokens (H * W,) -> uint8 grid; ids outside 0..5 become PAD so they verify invalid."""
-        tokens = np.asarray(tokens).reshape(-1)
-        height, width = shape
-        if tokens.size != height * width:
-            raise UserError(f"{tokens.size} tokens cannot fill a {height}x{width} maze")
-        known = (tokens >= 0) & (tokens < VOCAB_SIZE)
-        return np.where(known, tokens, PAD).astype(np.uint8).reshape(height, width)
+        return decode_grid(tokens, shape, VOCAB_SIZE, PAD, "maze")
 
     def grid_shape(self, seq_len: int) -> tuple[int, int]:
         """Mazes are square: (side, side) with side * side == seq_len."""
@@ -213,7 +205,7 @@ class MazeTask:
             label = titles[i] if titles is not None else None
             _draw_row(axes[i], row, label)
         fig.tight_layout()
-        return _save_atomic(fig, Path(out_path))
+        return save_figure_atomic(fig, Path(out_path))
 
 
 MAZE = MazeTask()
@@ -400,13 +392,6 @@ def _route_moves(puzzle: np.ndarray, answer: np.ndarray) -> int:
     return len(route) - 1 if len(seen) == len(route) else -1
 
 
-def _path_f1(predicted: np.ndarray, target: np.ndarray) -> float:
-    n_pred, n_true = int(predicted.sum()), int(target.sum())
-    if n_pred + n_true == 0:
-        return 1.0
-    return 2.0 * int(np.sum(predicted & target)) / (n_pred + n_true)
-
-
 # --------------------------------------------------------------------- text and pictures
 
 
@@ -439,17 +424,3 @@ def _draw_row(axes: Sequence[Any], row: tuple[Any, ...], label: str | None) -> N
         ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
-
-
-def _save_atomic(fig: Any, out_path: Path) -> Path:
-    """Save to a temp file beside `out_path`, then rename, so readers never see half a PNG."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out_path

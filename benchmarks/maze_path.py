@@ -113,23 +113,56 @@ def run_all(jobs: list[tuple[str, Path, int]], out: Path, args) -> list[dict]:
         return list(pool.map(one, jobs))
 
 
-def plot(runs: list[dict], path: Path) -> None:
+def plot(runs: list[dict], path: Path, title: str) -> None:
+    """Each run's exact % as a faint dot, each (model, size) mean with its pooled 95% CI as
+    a bar; log-scaled parameters only when the sizes span more than 2x."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for name in dict.fromkeys(r["model"] for r in runs):
-        mine = sorted((r["params"], 100 * r["exact"]) for r in runs if r["model"] == name)
-        ax.scatter(*zip(*mine, strict=True), label=name, alpha=0.7)
-    ax.set_xscale("log")
+        mine = [r for r in runs if r["model"] == name]
+        rows = summarise([{**r, "model": r["params"]} for r in mine])  # per size
+        sizes = sorted(rows)
+        means = [100 * rows[n]["exact_mean"] for n in sizes]
+        low = [m - 100 * rows[n]["pooled_ci"][0] for m, n in zip(means, sizes, strict=True)]
+        high = [100 * rows[n]["pooled_ci"][1] - m for m, n in zip(means, sizes, strict=True)]
+        line = ax.errorbar(sizes, means, yerr=[low, high], marker="o", capsize=3, label=name)
+        dots = [(r["params"], 100 * r["exact"]) for r in mine]
+        ax.scatter(*zip(*dots, strict=True), color=line[0].get_color(), alpha=0.3, s=12)
+    params = [r["params"] for r in runs]
+    if max(params) > 2 * min(params):
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))  # 10k, 20k, 50k, ...
+    else:  # a parity plot: sizes within a few percent, a handful of ticks
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("parameters")
-    ax.set_ylabel("exact %")
+    ax.set_ylabel("exact % (test mazes)")
+    ax.set_ylim(-2, 102)
+    ax.set_title(title, fontsize=9)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def report(result: dict, out: Path) -> str:
+    """Write results.json, table.md and the plot for `result`; the table's text."""
+    runs = result["runs"]
+    table = summarise([{**r, "model": f"{r['model']} ({r['params']:,})"} for r in runs])
+    result["table"] = table
+    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    speed = json.dumps({k: round(v, 2) for k, v in result["steps_per_s"].items()})
+    text = markdown(table) + "\n\nsteps/s (1 thread): " + speed
+    (out / "table.md").write_text(text + "\n")
+    title = f"{result['grid']}x{result['grid']} mazes, preset {result['preset']}"
+    plot(runs, out / "exact_vs_params.png", title)
+    return text
 
 
 def main() -> None:
@@ -141,9 +174,17 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--data-root", type=Path, default=Path("data"))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite table and plot from --out's results.json, train nothing",
+    )
     args = parser.parse_args()
     preset = PRESETS[args.what][args.preset]
     out = args.out or Path("runs") / f"maze_path_{args.what}_{args.preset}"
+    if args.report_only:
+        print(report(json.loads((out / "results.json").read_text()), out))
+        return
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     size = preset["size"]
@@ -157,14 +198,9 @@ def main() -> None:
             jobs += [(name, configs[name], seed) for seed in preset["seeds"]]
     jobs.sort(key=lambda job: speed[job[1].stem])  # slowest first: the pool ends together
     runs = sorted(run_all(jobs, out, args), key=lambda r: (models.index(r["model"]), r["params"]))
-    table = summarise([{**r, "model": f"{r['model']} ({r['params']:,})"} for r in runs])
     result = {"preset": args.preset, "grid": size, "steps_per_s": speed, "runs": runs,
-              "table": table, "wall_minutes": (time.time() - started) / 60}  # fmt: skip
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    text = markdown(table) + "\n\nsteps/s (1 thread): " + json.dumps(speed)
-    (out / "table.md").write_text(text + "\n")
-    plot(runs, out / "exact_vs_params.png")
-    print(text)
+              "wall_minutes": (time.time() - started) / 60}  # fmt: skip
+    print(report(result, out))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ value is an error that names the key. Every error is a UserError (one line, exit
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -84,6 +85,20 @@ class TrainConfig(FrozenConfig):
     # optionally annealed linearly to 0 over the run.
     route_entropy_weight: float = Field(0.0, ge=0)
     route_entropy_anneal: bool = False
+    # Aids for route answers (ponder.train.route_aids; grid heads only). class_weights maps
+    # a label token id to its cross-entropy weight (unnamed tokens: 1); a cell's weight is
+    # label_change_weight (if changed) x class weight, and each sequence's loss the weighted
+    # mean of its smoothed per-cell losses. The rest read p, the predicted probability of
+    # the route token (route_token; null: the task's own, ROUTE for routing, PATH for maze)
+    # over the city cells: + route_sparsity_weight x mean p; + connectivity_weight x the
+    # connectivity surrogate; max_route_mass: an example whose sum of p is above this many
+    # times its label's route cells (at least 1) gets no cross-entropy gradient that step
+    # (logged as blocked_fraction). 0 / null: off.
+    class_weights: dict[int, float] = {}
+    route_token: int | None = Field(None, ge=0)
+    route_sparsity_weight: float = Field(0.0, ge=0)
+    connectivity_weight: float = Field(0.0, ge=0)
+    max_route_mass: float | None = Field(None, gt=0)
     N_sup: int = Field(16, gt=0)  # max supervision segments per example (paper N_sup)
     # ACT halting rule (ponder.train.halting): "none" runs all N_sup segments; "trm" halts
     # when q_halt > 0; "hrm" when q_halt > q_continue (Q-learning, one extra forward a step).
@@ -102,6 +117,16 @@ class TrainConfig(FrozenConfig):
     checkpoint_every: int = Field(200, ge=0)  # 0: only at the end
     early_stop: EarlyStopConfig = EarlyStopConfig()
     fail_fast: list[FailFastRule] = []
+
+    @field_validator("class_weights")
+    @classmethod
+    def _class_weights_in_range(cls, value: dict[int, float]) -> dict[int, float]:
+        for token, weight in value.items():
+            if token < 0:
+                raise ValueError(f"token id {token} must be >= 0")
+            if not (math.isfinite(weight) and weight >= 0):
+                raise ValueError(f"weight of token {token} must be a finite number >= 0")
+        return value
 
     @field_validator("halting", mode="before")
     @classmethod

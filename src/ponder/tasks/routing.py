@@ -231,14 +231,14 @@ class RoutingTask:
     def format(self, grid: np.ndarray) -> str:
         """Grid -> text; `parse(format(g)) == g` for every well-formed grid."""
         grid = _two_d(grid)
-        vehicle, hour = _read_header(grid)
+        vehicle, hour = read_header(grid)
         return _to_text(f"vehicle={vehicle} hour={hour}", grid[1:])
 
     def render_ascii(self, grid: np.ndarray) -> str:
         """Like `format`, but never raises on a bad header (shown as '?'): for predictions."""
         grid = _two_d(grid)
         try:
-            vehicle, hour = _read_header(grid)
+            vehicle, hour = read_header(grid)
         except UserError:
             vehicle, hour = "?", "?"
         return _to_text(f"vehicle={vehicle} hour={hour}", grid[1:])
@@ -524,7 +524,7 @@ def _two_d(grid: Any) -> np.ndarray:
     return grid
 
 
-def _read_header(grid: np.ndarray) -> tuple[str, int]:
+def read_header(grid: np.ndarray) -> tuple[str, int]:
     """(vehicle, hour) from the header row; UserError unless it is exactly V, h, V, h..."""
     vehicle = TOKEN_VEHICLE.get(int(grid[0, 0]))
     hour = int(grid[0, 1]) - HOUR_0
@@ -548,7 +548,7 @@ def _check_endpoints(city: np.ndarray) -> None:
 def _scenario(grid: Any) -> tuple[str, int, np.ndarray]:
     """(vehicle, hour, city) of a puzzle grid; UserError naming what is malformed."""
     grid = _two_d(grid)
-    vehicle, hour = _read_header(grid)
+    vehicle, hour = read_header(grid)
     city = grid[1:]
     n_route = int(np.sum(city == ROUTE))
     if n_route:
@@ -703,7 +703,7 @@ def _to_text(header: str, city: np.ndarray) -> str:
 def _describe(grid: Any) -> str:
     """'truck at 17h' from a header, '?' parts when it is not one."""
     try:
-        vehicle, hour = _read_header(_two_d(grid))
+        vehicle, hour = read_header(_two_d(grid))
     except UserError:
         return "?"
     return f"{vehicle} at {hour}h"

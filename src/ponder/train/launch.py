@@ -13,7 +13,7 @@ import torch.distributed
 from torch import nn
 
 from ponder import tasks
-from ponder.config import RunConfig, config_from_dict
+from ponder.config import RunConfig, TrainConfig, config_from_dict
 from ponder.data.format import Split, load_split, read_ponder_json
 from ponder.data.loader import TrainBatches
 from ponder.errors import UserError
@@ -27,6 +27,7 @@ from ponder.train.engine import Trainer
 from ponder.train.losses import segment_loss
 from ponder.train.mlm_u import mlm_u_transform
 from ponder.train.path_loss import path_segment_loss
+from ponder.train.route_aids import class_weight_table, enabled_route_keys, route_aids_from_config
 from ponder.train.rundir import (
     CONFIG_NAME,
     checkpoint_path,
@@ -128,6 +129,7 @@ def train(
     runtime = make_runtime(config.device, config.precision)
     data = open_run_dataset(config)
     check_spec(data, config.data.model_dump(), "the config (data.*)")
+    loss_fn = make_loss(config, data)  # before the run directory: it may refuse the config
     run_dir = config.resolved_run_dir()
     if runtime.is_main:
         prepare_run_dir(
@@ -149,7 +151,7 @@ def train(
         runtime,
         run_dir,
         make_evaluator(config, data, runtime),
-        loss_fn=make_loss(config, data),
+        loss_fn=loss_fn,
         batch_transform=_batch_transform(config, data),
         data_spec={key: getattr(data.spec, key) for key in SPEC_KEYS},
     )
@@ -180,6 +182,7 @@ def make_loss(config: RunConfig, data: Dataset):
     """The training objective of one segment for the model's answer head."""
     tc = config.train
     if config.model.head == "path":
+        _refuse_grid_aids(tc)
         return partial(
             path_segment_loss,
             grid_shape=data.spec.grid_shape,
@@ -187,6 +190,9 @@ def make_loss(config: RunConfig, data: Dataset):
             label_smoothing=tc.label_smoothing,
             validity_mask=tc.validity_mask,
         )
+    spec = data.spec
+    weights = class_weight_table(tc.class_weights, spec.vocab_size)
+    aids = route_aids_from_config(tc, data.task.name, spec.grid_shape, spec.vocab_size)
 
     def grid_loss(out, batch, q_continue_target):
         return segment_loss(
@@ -198,9 +204,18 @@ def make_loss(config: RunConfig, data: Dataset):
             change_weight=tc.label_change_weight,
             q_continue_target=q_continue_target,
             label_smoothing=tc.label_smoothing,
+            class_weights=weights,
+            route_aids=aids,
         )
 
     return grid_loss
+
+
+def _refuse_grid_aids(tc: TrainConfig) -> None:
+    """The path head answers with pointers, not tokens: the grid-loss aids do not apply."""
+    keys = enabled_route_keys(tc) + (["train.class_weights"] if tc.class_weights else [])
+    if keys:
+        raise UserError(f"{keys[0]} is for grid answers; model.head=path answers with pointers")
 
 
 def _batch_transform(config: RunConfig, data: Dataset):

@@ -3,10 +3,15 @@ accumulated over steps and ranks and divided only when reported."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
 from ponder.models.base import ModelOutputs
+
+if TYPE_CHECKING:
+    from ponder.train.route_aids import RouteAids
 
 
 def stablemax_log_probs(logits: torch.Tensor) -> torch.Tensor:
@@ -44,10 +49,14 @@ def segment_loss(
     change_weight: float = 1.0,
     q_continue_target: torch.Tensor | None = None,
     label_smoothing: float = 0.0,
+    class_weights: torch.Tensor | None = None,
+    route_aids: RouteAids | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
     """Loss of one supervision segment: mean over the batch of the (weighted) per-sequence
     mean token loss, plus halt_weight * BCE(q_halt, "the whole answer is right"), plus
     halt_weight * BCE(q_continue, its Q-learning target (B,)) when a target is given (HRM).
+    class_weights (V,) multiply each cell's weight by its label's; route_aids add the route
+    terms and may drop examples' token loss (ponder.train.route_aids).
     Returns (loss, parts, seq_correct (B,) bool)."""
     labels = batch["labels"]
     nll, mask = token_cross_entropy(out.logits, labels, kind, ignore_label, label_smoothing)
@@ -55,14 +64,21 @@ def segment_loss(
     if change_weight != 1.0:
         changed = labels != batch["inputs"]
         weight = weight * torch.where(changed, change_weight, 1.0)
-    lm = ((nll * weight).sum(-1) / weight.sum(-1).clamp(min=1e-6)).mean()
+    if class_weights is not None:
+        weight = weight * class_weights.to(weight.device)[torch.where(mask, labels, 0)]
+    per_seq = (nll * weight).sum(-1) / weight.sum(-1).clamp(min=1e-6)  # (B,)
+    lm = per_seq.mean()
     with torch.no_grad():
         token_ok = (out.logits.argmax(-1) == labels) & mask  # (B, L)
         seq_correct = token_ok.sum(-1) == mask.sum(-1)  # (B,)
     halt, halt_parts = halting_terms(out, seq_correct, q_continue_target)
     parts = {"lm_loss": lm.detach(), **halt_parts}
     parts["token_acc"] = (token_ok.sum() / mask.sum().clamp(min=1)).detach()
-    return lm + halt_weight * halt, parts, seq_correct
+    loss = lm
+    if route_aids is not None:  # lm_loss above stays the CE of every row, blocked or not
+        loss, aid_parts = route_aids.apply(out.logits, batch, per_seq, kind)
+        parts.update(aid_parts)
+    return loss + halt_weight * halt, parts, seq_correct
 
 
 def halting_terms(

@@ -36,6 +36,17 @@ def test_build_and_check_a_routing_dataset(tmp_path, capsys):
     assert code == 0 and "task routing" in out
 
 
+def test_a_canvas_pads_routing_cities_and_is_refused_for_mazes(tmp_path, capsys):
+    data = tmp_path / "data"
+    args = ["data", "build", "routing", "--size", "6", "--canvas", "8", "--train", "4"]
+    code, _, _ = run([*args, "--test", "2", "--out", data], capsys)
+    assert code == 0
+    assert json.loads((data / "ponder.json").read_text())["params"]["canvas"] == 8
+    assert json.loads((data / "train" / "dataset.json").read_text())["seq_len"] == 9 * 8
+    code, _, err = run(["data", "build", "maze", "--canvas", "8", "--out", tmp_path / "m"], capsys)
+    assert code == 2 and "no parameter 'canvas'" in err and len(err.strip().splitlines()) == 1
+
+
 def test_a_maze_option_is_refused_for_routing(tmp_path, capsys):
     args = ["data", "build", "routing", "--min-path", "3", "--out", tmp_path / "d"]
     code, _, err = run(args, capsys)

@@ -69,6 +69,9 @@ def _add_data(sub) -> None:
     build.add_argument("--test", type=int, default=500)
     build.add_argument("--min-path", type=int, default=None, help="maze only")
     build.add_argument("--loop-fraction", type=float, default=None, help="maze only")
+    build.add_argument(
+        "--canvas", type=int, default=None, help="routing only: pad the city to this side"
+    )
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--aug", choices=["dihedral"], default=None)
     build.add_argument("--overwrite", action="store_true")
@@ -82,7 +85,12 @@ def _add_data(sub) -> None:
 def _data_build(args) -> int:
     from ponder.data import build_dataset
 
-    given = {"size": args.size, "min_path": args.min_path, "loop_fraction": args.loop_fraction}
+    given = {
+        "size": args.size,
+        "min_path": args.min_path,
+        "loop_fraction": args.loop_fraction,
+        "canvas": args.canvas,
+    }
     out = build_dataset(
         args.task,
         args.out,

@@ -52,6 +52,44 @@ class FailFastRule(FrozenConfig):
     below: float
 
 
+class CurriculumConfig(FrozenConfig):
+    """Easier datasets trained before data.path (ponder.train.curriculum); off when empty.
+
+    Stage i < len(datasets) trains on datasets[i]; the last stage is data.path, the one
+    evaluated. Every stage must have data.path's vocab_size, seq_len and grid shape (for
+    routing: build the small cities with --canvas). Exactly one rule moves to the next stage:
+    at_steps (stage i + 1 starts at step at_steps[i]) or threshold (when exact on a sample
+    of the current stage's test split, train.eval_examples, reaches it at a periodic eval).
+    """
+
+    datasets: list[str] = []
+    at_steps: list[int] | None = None
+    threshold: float | None = Field(None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> CurriculumConfig:
+        rules = [name for name in ("at_steps", "threshold") if getattr(self, name) is not None]
+        if not self.datasets:
+            if rules:
+                raise ValueError(f"{rules[0]} is set but datasets is empty")
+            return self
+        if len(rules) != 1:
+            raise ValueError("set exactly one of at_steps or threshold")
+        steps = self.at_steps
+        if steps is not None:
+            if len(steps) != len(self.datasets):
+                raise ValueError(
+                    f"at_steps needs one step per dataset ({len(self.datasets)}), got {steps}"
+                )
+            if steps[0] < 1 or any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+                raise ValueError(f"at_steps must be strictly increasing and >= 1, got {steps}")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.datasets)
+
+
 class TrainConfig(FrozenConfig):
     steps: int = Field(1000, gt=0)  # optimizer steps (one per supervision segment)
     global_batch_size: int = Field(64, gt=0)  # split across DDP ranks
@@ -117,6 +155,18 @@ class TrainConfig(FrozenConfig):
     checkpoint_every: int = Field(200, ge=0)  # 0: only at the end
     early_stop: EarlyStopConfig = EarlyStopConfig()
     fail_fast: list[FailFastRule] = []
+    curriculum: CurriculumConfig = CurriculumConfig()
+
+    @model_validator(mode="after")
+    def _curriculum_fits_the_run(self) -> TrainConfig:
+        cur = self.curriculum
+        if cur.at_steps and cur.at_steps[-1] >= self.steps:
+            raise ValueError(
+                f"curriculum.at_steps {cur.at_steps} must all be below steps ({self.steps})"
+            )
+        if cur.threshold is not None and self.eval_every == 0:
+            raise ValueError("curriculum.threshold needs eval_every > 0 to measure accuracy")
+        return self
 
     @field_validator("class_weights")
     @classmethod
@@ -247,7 +297,7 @@ _MODEL_CLASSES: dict[str, type[BaseModel]] = {
     "transformer": TransformerConfig,
     "poh": PoHConfig,
 }
-_NESTED = {"train.early_stop"}  # sub-sections whose keys are checked one by one
+_NESTED = {"train.early_stop", "train.curriculum"}  # sub-sections whose keys are checked one by one
 
 
 def valid_keys(model_name: str = "trm") -> list[str]:
@@ -256,6 +306,7 @@ def valid_keys(model_name: str = "trm") -> list[str]:
     for section, cls in _SECTIONS.items():
         keys += [f"{section}.{k}" for k in cls.model_fields]
     keys += [f"train.early_stop.{k}" for k in EarlyStopConfig.model_fields]
+    keys += [f"train.curriculum.{k}" for k in CurriculumConfig.model_fields]
     model_cls = _MODEL_CLASSES.get(model_name, TRMConfig)
     keys += [f"model.{k}" for k in model_cls.model_fields]
     return keys

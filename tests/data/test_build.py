@@ -98,6 +98,16 @@ def test_rebuild_is_idempotent_and_silent(tmp_path: Path, capsys: pytest.Capture
     assert capsys.readouterr() == ("", "")
 
 
+def test_a_dataset_built_before_a_new_none_parameter_is_reused(tmp_path: Path) -> None:
+    root = build_dataset("routing", tmp_path / "d", train=4, test=2, seed=0, size=6)
+    meta = json.loads((root / "ponder.json").read_text())
+    del meta["params"]["canvas"]  # as written before routing gained `canvas`
+    (root / "ponder.json").write_text(json.dumps(meta))
+    assert build_dataset("routing", root, train=4, test=2, seed=0, size=6) == root
+    with pytest.raises(UserError, match="different dataset"):
+        build_dataset("routing", root, train=4, test=2, seed=0, size=6, canvas=8)
+
+
 def test_different_dataset_is_refused_unless_overwrite(tmp_path: Path) -> None:
     root = build_dataset("maze", tmp_path / "d", **SMALL)
     before = _files(root)

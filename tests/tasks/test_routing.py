@@ -226,6 +226,56 @@ def test_generate_rejects_bad_parameters(params: dict, words: str) -> None:
         generated(0, **params)
 
 
+# --------------------------------------------------------------------- canvas
+
+# sha256 of 18 default scenarios, computed before `canvas` existed: the default is unchanged.
+DEFAULT_FINGERPRINT = "7aaccd8b083bb198"
+
+
+def test_default_scenarios_did_not_change() -> None:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        for size in (6, 8, 10):
+            digest.update(ROUTING.generate(rng, size=size).tobytes())
+    assert digest.hexdigest()[:16] == DEFAULT_FINGERPRINT
+
+
+def test_a_canvas_of_the_city_size_is_no_canvas() -> None:
+    for seed in range(5):
+        assert np.array_equal(generated(seed, size=8), generated(seed, size=8, canvas=8))
+
+
+@pytest.mark.parametrize(("size", "canvas"), [(6, 8), (6, 10), (9, 12)])
+def test_a_small_city_on_a_canvas(size: int, canvas: int) -> None:
+    for seed in range(8):
+        puzzle = generated(seed, size=size, canvas=canvas)
+        # Same shape and token count as a canvas-sized city, and the same draws as without it.
+        assert puzzle.shape == generated(seed, size=canvas).shape == (canvas + 1, canvas)
+        assert ROUTING.encode(puzzle).shape == ((canvas + 1) * canvas,)
+        assert ROUTING.grid_shape((canvas + 1) * canvas) == (canvas + 1, canvas)
+        small = generated(seed, size=size)
+        assert np.array_equal(puzzle[1:][:size, :size], small[1:])
+        assert routing.read_header(puzzle) == routing.read_header(small)
+        outside = np.ones((canvas, canvas), dtype=bool)
+        outside[:size, :size] = False
+        assert (puzzle[1:][outside] == BUILDING).all()
+        # Well-formed and routable at the same cost; the route stays inside the city.
+        assert ROUTING.parse_puzzle(ROUTING.format(puzzle)).tolist() == puzzle.tolist()
+        assert ROUTING.optimal_cost(puzzle) == ROUTING.optimal_cost(small) == dijkstra_cost(puzzle)
+        answer = ROUTING.solve(puzzle)
+        assert not (answer[1:][outside] == ROUTE).any()
+        assert ROUTING.verify(puzzle, answer)["exact"] is True
+
+
+@pytest.mark.parametrize("canvas", [7, 41, 10.0])
+def test_a_bad_canvas_is_refused(canvas) -> None:
+    with pytest.raises(UserError, match=r"canvas must be an integer in 8\.\.40"):
+        generated(0, size=8, canvas=canvas)
+
+
 # --------------------------------------------------------------------- verifier
 
 
@@ -237,6 +287,7 @@ def test_verifier_metrics_on_hand_made_answers() -> None:
         "path_ratio": 4 / 12,
         "valid_path_ratio": 1.0,
         "connectivity": 1.0,
+        "valid_route": 1.0,
         "path_f1": 1.0,
         "cost_ratio": 1.0,
         "grid_kept": True,
@@ -247,7 +298,7 @@ def test_verifier_metrics_on_hand_made_answers() -> None:
     through_building = [(1, 1), (2, 1), (3, 1), (3, 2)]  # (2, 1) is a building
     wall = ROUTING.verify(puzzle, mark(puzzle, through_building))
     assert wall["connectivity"] == 1.0 and wall["valid_path_ratio"] == 0.75
-    assert wall["cost_ratio"] == 0.0 and not wall["exact"]
+    assert wall["cost_ratio"] == 0.0 and wall["valid_route"] == 0.0 and not wall["exact"]
 
 
 def test_a_different_optimal_route_is_exact() -> None:
@@ -263,6 +314,7 @@ def test_a_costlier_route_has_its_cost_ratio() -> None:
     verdict = ROUTING.verify(puzzle, mark(puzzle, road))
     assert verdict["connectivity"] == 1.0 and verdict["valid_path_ratio"] == 1.0
     assert verdict["cost_ratio"] == pytest.approx(17 / 13) and not verdict["exact"]
+    assert verdict["valid_route"] == 1.0
 
 
 def test_a_truck_on_the_street_is_invalid() -> None:

@@ -7,6 +7,7 @@ import pytest
 from support import hrm_maze_fixture
 
 from ponder.config import load_config
+from ponder.data import build_dataset
 from ponder.errors import UserError
 from ponder.train.launch import train
 
@@ -43,6 +44,16 @@ def test_paper_recipes_train_on_hrm_layout(recipe, maze30, tmp_path):
 @pytest.mark.parametrize("recipe", ["hrm_maze_cpu", "trm_maze_cpu", "maze_quick"])
 def test_cpu_recipes_train_on_hrm_layout(recipe, maze11, tmp_path):
     overrides = [f"data.path={maze11}", f"run_dir={tmp_path}", "data.task=maze", *SMALL]
+    run_dir = train(load_config(f"configs/{recipe}.yaml", overrides), quiet=True)
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 1
+
+
+@pytest.mark.parametrize(
+    ("recipe", "size", "widths"), [("routing_quick", 6, []), ("routing_city30", 30, NARROW)]
+)
+def test_routing_recipes_train(recipe, size, widths, tmp_path):
+    data = build_dataset("routing", tmp_path / "data", train=3, test=2, seed=0, size=size)
+    overrides = [f"data.path={data}", f"run_dir={tmp_path / 'run'}", *SMALL, *widths]
     run_dir = train(load_config(f"configs/{recipe}.yaml", overrides), quiet=True)
     assert json.loads((run_dir / "summary.json").read_text())["steps"] == 1
 

@@ -122,7 +122,18 @@ def _same_recipe(out_dir: Path, recipe: dict[str, Any]) -> bool:
         existing = read_json(path)
     except UserError:
         return False
-    return isinstance(existing, dict) and all(existing.get(k) == v for k, v in recipe.items())
+    if not isinstance(existing, dict):
+        return False
+    same = all(existing.get(k) == v for k, v in recipe.items() if k != "params")
+    return same and _same_params(existing.get("params"), recipe["params"])
+
+
+def _same_params(existing: Any, wanted: dict[str, Any]) -> bool:
+    """A parameter a task gained after `existing` was built matches when it is left at None
+    (its default means "as before"), so old datasets stay reusable."""
+    if not isinstance(existing, dict) or set(existing) - set(wanted):
+        return False
+    return all(existing.get(k) == v if k in existing else v is None for k, v in wanted.items())
 
 
 def _move_into_place(tmp: Path, out_dir: Path) -> None:

@@ -105,6 +105,7 @@ class RoutingTask:
         vehicle: str = "any",
         min_distance: int | None = None,
         max_tries: int = 100,
+        canvas: int | None = None,
     ) -> np.ndarray:
         """A routable (size + 1, size) scenario: header row, then a size x size city.
 
@@ -112,8 +113,15 @@ class RoutingTask:
         E are at least `min_distance` apart in Manhattan distance (default size // 2). The
         vehicle and hour are drawn once, before the retries, so rejecting unroutable cities
         does not skew the vehicle mix toward the easy ones.
+
+        `canvas` (size..MAX_SIZE; None: size) gives a (canvas + 1, canvas) scenario instead:
+        the size x size city in the top-left corner, BUILDING everywhere else, under a header
+        row of canvas width. Small cities then have the sequence length of big ones, so a
+        curriculum can grow the city without changing the model. The random draws do not
+        depend on it: canvas=size is the same scenario as no canvas.
         """
         need = _check_generate_args(size, vehicle, min_distance, max_tries)
+        canvas = _check_canvas(canvas, size)
         size, max_tries = int(size), int(max_tries)
         if vehicle == "any":
             vehicle = VEHICLES[int(rng.integers(len(VEHICLES)))]
@@ -121,7 +129,7 @@ class RoutingTask:
         for _ in range(max_tries):
             city = _draw_city(rng, size)
             if _place_endpoints(rng, city, vehicle, need) and _search(city, vehicle, hour):
-                return _with_header(city, vehicle, hour)
+                return _with_header(_on_canvas(city, canvas), vehicle, hour)
         raise UserError(
             f"could not generate a routable {size}x{size} city for a {vehicle} with S and E "
             f"{need} apart in {max_tries} tries; lower min_distance or raise max_tries"
@@ -289,6 +297,29 @@ def _check_generate_args(size: Any, vehicle: Any, min_distance: Any, max_tries: 
     if not isinstance(min_distance, numbers.Integral) or not 1 <= min_distance <= most:
         raise UserError(f"min_distance must be an integer in 1..{most}, got {min_distance!r}")
     return int(min_distance)
+
+
+def _check_canvas(canvas: Any, size: int) -> int:
+    """The canvas side to draw on (size when None); UserError unless size..MAX_SIZE."""
+    if canvas is None:
+        return int(size)
+    if not isinstance(canvas, numbers.Integral) or not size <= canvas <= MAX_SIZE:
+        raise UserError(
+            f"routing canvas must be an integer in {size}..{MAX_SIZE} (size..{MAX_SIZE}), "
+            f"got {canvas!r}"
+        )
+    return int(canvas)
+
+
+def _on_canvas(city: np.ndarray, canvas: int) -> np.ndarray:
+    """(canvas, canvas) city: `city` (size, size) in the top-left, BUILDING elsewhere, so
+    the padding is an obstacle like any other and no route can use it."""
+    size = city.shape[0]
+    if canvas == size:
+        return city
+    out = np.full((canvas, canvas), BUILDING, dtype=np.uint8)
+    out[:size, :size] = city
+    return out
 
 
 def _draw_city(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -595,6 +626,7 @@ def _zero_metrics() -> dict[str, float | bool]:
         "path_ratio": 0.0,
         "valid_path_ratio": 0.0,
         "connectivity": 0.0,
+        "valid_route": 0.0,
         "path_f1": 0.0,
         "cost_ratio": 0.0,
         "grid_kept": False,
@@ -631,6 +663,9 @@ def _judge(
         "path_ratio": n_route / route.size,
         "valid_path_ratio": valid_ratio,
         "connectivity": 1.0 if connected else 0.0,
+        # connected and every cell drivable: the answers cost_ratio is defined for, so
+        # mean cost_ratio / mean valid_route is the mean ratio over those answers
+        "valid_route": 1.0 if cost >= 0 else 0.0,
         "path_f1": path_f1(route, target),
         "cost_ratio": cost / optimal if cost >= 0 else 0.0,
         "grid_kept": grid_kept,

@@ -6,7 +6,9 @@ reaches N_sup or when its halting rule says so (ponder.train.halting: TRM's q_ha
 HRM's Q-learning); at the next step its carry is reset and it takes a fresh example.
 
 The engine knows no task and no model by name: it needs a model with the carry interface,
-a loader with `batch(step)` and an `evaluate(model) -> metrics` callback.
+a loader with `batch(step)` and an `evaluate(model) -> metrics` callback. A loader may also
+have `log_fields(step)` (extra training-log fields) and `state_dict` / `load_state_dict`
+(state beyond the step, saved with checkpoints): the curriculum has both.
 """
 
 from __future__ import annotations
@@ -253,6 +255,8 @@ class Trainer:
         rows = self.tc.global_batch_size * steps  # batch rows run since the last log
         means["examples_per_s"] = rows / max(now - tick, 1e-9)
         means["lr"] = lr_at(self.step - 1, self.tc)
+        if hasattr(self.loader, "log_fields"):  # the curriculum's stage of the last step
+            means.update(self.loader.log_fields(self.step - 1))
         self.logger.log(self.step, means)
         fields = {k: means.get(k) for k in ("loss", "label_exact", "halt_steps")}
         progress.update(steps, **fields, ex_s=means["examples_per_s"])
@@ -305,6 +309,8 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "data_spec": self.data_spec,
         }
+        if hasattr(self.loader, "state_dict"):  # e.g. the stage an accuracy curriculum reached
+            state["loader"] = self.loader.state_dict()
         return tensors, state
 
     def save(self, which: str) -> None:
@@ -327,6 +333,8 @@ class Trainer:
         self.sparse.load_state_dict(_strip(tensors, "sparse."))
         self.step, self.best = int(state["step"]), state.get("best")
         self.stop_rules.load(state.get("stop_rules", {}))
+        if hasattr(self.loader, "load_state_dict"):
+            self.loader.load_state_dict(state.get("loader", {}))
         if state.get("world_size", 1) == self.rt.world_size == 1:
             self._restore_rows(tensors)
             ckpt.rng_from_flat(tensors, state["rng"])

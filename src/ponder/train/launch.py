@@ -23,6 +23,7 @@ from ponder.fileio import atomic_write_text
 from ponder.models import DataSpec, build_model, count_parameters
 from ponder.tasks.maze_path import extract_routes
 from ponder.train import checkpoint as ckpt
+from ponder.train.curriculum import CurriculumBatches
 from ponder.train.engine import Trainer
 from ponder.train.losses import segment_loss
 from ponder.train.mlm_u import mlm_u_transform
@@ -129,6 +130,7 @@ def train(
     runtime = make_runtime(config.device, config.precision)
     data = open_run_dataset(config)
     check_spec(data, config.data.model_dump(), "the config (data.*)")
+    stages = open_stages(config, data)  # the curriculum's datasets, then data
     loss_fn = make_loss(config, data)  # before the run directory: it may refuse the config
     run_dir = config.resolved_run_dir()
     if runtime.is_main:
@@ -141,16 +143,14 @@ def train(
     model = build_model(config.model, data.spec)
     if runtime.world_size > 1:
         seed_everything(config.seed + runtime.rank, config.deterministic)
-    loader = TrainBatches(
-        data.train, config.train.global_batch_size, config.seed, runtime.rank, runtime.world_size
-    )
+    loader, evaluate = make_loader(config, stages, runtime)
     trainer = Trainer(
         config,
         model,
         loader,
         runtime,
         run_dir,
-        make_evaluator(config, data, runtime),
+        evaluate,
         loss_fn=loss_fn,
         batch_transform=_batch_transform(config, data),
         data_spec={key: getattr(data.spec, key) for key in SPEC_KEYS},
@@ -167,6 +167,67 @@ def train(
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return run_dir
+
+
+def open_stages(config: RunConfig, data: Dataset) -> list[Dataset]:
+    """train.curriculum.datasets, then the run's own `data` (the last stage). Every stage
+    must have data's task and shape, as one model trains on all of them."""
+    stages = []
+    for path in config.train.curriculum.datasets:
+        stage = open_run_dataset(config, path)
+        source = f"data.path ({data.root})"
+        if stage.task.name != data.task.name:
+            raise UserError(
+                f"curriculum dataset {stage.root} has task {stage.task.name} but {source} "
+                f"has task {data.task.name}"
+            )
+        check_spec(stage, {key: getattr(data.spec, key) for key in SPEC_KEYS}, source)
+        if stage.spec.grid_shape != data.spec.grid_shape:
+            raise UserError(
+                f"dataset {stage.root} has grid shape {stage.spec.grid_shape} but {source} "
+                f"expects {data.spec.grid_shape}"
+            )
+        stages.append(stage)
+    return [*stages, data]
+
+
+def make_loader(config: RunConfig, stages: list[Dataset], runtime: Runtime):
+    """(loader, evaluate) for the engine: plain batches of the one dataset, or a
+    curriculum over `stages`. The evaluation is always of the last stage (data.path); in
+    accuracy mode it also judges the current stage, whose exact moves the curriculum on."""
+    tc = config.train
+
+    def batches(data: Dataset) -> TrainBatches:
+        return TrainBatches(
+            data.train, tc.global_batch_size, config.seed, runtime.rank, runtime.world_size
+        )
+
+    evaluate = make_evaluator(config, stages[-1], runtime)
+    if len(stages) == 1:
+        return batches(stages[0]), evaluate
+    cur = tc.curriculum
+    loader = CurriculumBatches([batches(s) for s in stages], cur.at_steps, cur.threshold)
+    if loader.by_accuracy:
+        judges = [make_evaluator(config, s, runtime) for s in stages]
+        evaluate = _advancing(evaluate, judges, loader)
+    return loader, evaluate
+
+
+def _advancing(evaluate, judges, loader: CurriculumBatches):
+    """`evaluate` plus, before the last stage, an evaluation of the current stage on its
+    own test sample (logged as curriculum_exact) that `loader.observe` may advance on.
+    Every DDP rank judges the same sample with the same weights, so all advance together."""
+
+    def evaluate_and_advance(model: nn.Module) -> dict[str, float]:
+        metrics = evaluate(model)
+        if loader.stage < loader.last:
+            judged = judges[loader.stage](model)
+            metrics["curriculum_exact"] = judged["exact"]
+            loader.observe(judged)
+        metrics["curriculum_stage"] = float(loader.stage)  # the stage from here on
+        return metrics
+
+    return evaluate_and_advance
 
 
 def _comparable(config: RunConfig, run_dir: Path, resume: bool) -> dict:

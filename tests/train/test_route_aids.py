@@ -207,7 +207,12 @@ def test_mass_constraint_blocks_exactly_the_over_mass_examples():
     logits.grad = None
     plain, plain_parts, _ = _loss(logits, batch)
     plain.backward()
-    assert (blocked_grad[[0, 2]] == 0).all()  # no CE gradient for the blocked rows
+    # blocked rows: no CE gradient, only the excess-mass one, which lowers route logits
+    assert blocked_grad[[0, 2], 3:, ROUTE].min() > 0
+    others = torch.ones(VOCAB_SIZE, dtype=torch.bool)
+    others[ROUTE] = False
+    assert (blocked_grad[[0, 2]][:, :, others] <= 0).all()
+    assert blocked_grad[[0, 2], :3].abs().sum() == 0  # the header row is not a city cell
     assert torch.equal(blocked_grad[[1, 3]], logits.grad[[1, 3]])  # the others unchanged
     assert torch.equal(parts["lm_loss"], plain_parts["lm_loss"])  # logged CE: every row
 

@@ -19,7 +19,11 @@ predicted route probabilities. All are vectorised over the batch and the cells.
   punish extra neighbours (blobs, branches): that is the sparsity term's and the CE's job.
 - mass constraint: an example whose route mass (sum of p_i over the city) is above
   max_route_mass x its label's route-cell count (at least 1) has its cross-entropy dropped
-  for that step (no gradient); `blocked_fraction` logs the share of such examples.
+  for that step; in its place it pays the excess mass, relu(mass - limit) / city cells,
+  whose gradient only lowers route probabilities. Dropping the CE alone left a trap,
+  measured: with the connectivity term on, a model that marked every cell had every
+  example blocked and a connectivity cost of 0, so its loss was ~0 and it never left
+  (0% exact, path_ratio 1). `blocked_fraction` logs the share of blocked examples.
 The header row of a routing grid is never a city cell: it is left out of all three.
 """
 
@@ -102,13 +106,13 @@ def connectivity_penalty(
     return (q * F.relu(need - neighbour_mass(q, avenue))).mean()
 
 
-def over_mass(p: torch.Tensor, labels: torch.Tensor, route: int, max_mass: float) -> torch.Tensor:
-    """p (B, H, W) route probabilities, labels (B, H, W) -> (B,) bool: route mass above
-    max_mass x the label's route-cell count (at least 1, so a route of no cells, S next to
-    E, still allows max_mass)."""
-    mass = p.detach().sum((1, 2))  # (B,)
+def excess_mass(p: torch.Tensor, labels: torch.Tensor, route: int, max_mass: float) -> torch.Tensor:
+    """p (B, H, W) route probabilities, labels (B, H, W) -> (B,) route mass above max_mass x
+    the label's route-cell count (at least 1, so a route of no cells, S next to E, still
+    allows max_mass), per city cell; 0 for an example within the limit."""
+    mass = p.sum((1, 2))  # (B,)
     count = (labels == route).sum((1, 2)).clamp(min=1)  # (B,)
-    return mass > max_mass * count
+    return F.relu(mass - max_mass * count) / (p.shape[1] * p.shape[2])
 
 
 @dataclass(frozen=True)
@@ -128,16 +132,18 @@ class RouteAids:
         per_seq: torch.Tensor,
         kind: str,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """per_seq (B,) cross-entropy of each example -> (CE mean over the batch with the
-        over-mass examples' terms zeroed, plus the weighted penalties; parts to log)."""
+        """per_seq (B,) cross-entropy of each example -> (CE mean over the batch with each
+        over-mass example's CE replaced by its excess mass, plus the weighted penalties;
+        parts to log)."""
         rows = self.layout.header_rows
         p = city_cells(route_probs(logits, self.layout.route, kind), self.grid_shape, rows)
         sparsity = p.mean()
         parts = {"route_prob": sparsity.detach()}  # mean route probability of a city cell
         if self.max_mass is not None:
             labels = city_cells(batch["labels"], self.grid_shape, rows)
-            blocked = over_mass(p, labels, self.layout.route, self.max_mass)  # (B,)
-            per_seq = torch.where(blocked, torch.zeros_like(per_seq), per_seq)
+            excess = excess_mass(p, labels, self.layout.route, self.max_mass)  # (B,)
+            blocked = excess.detach() > 0
+            per_seq = torch.where(blocked, excess, per_seq)  # CE replaced, not just dropped
             parts["blocked_fraction"] = blocked.float().mean()
         loss = per_seq.mean()  # over all B rows: a kept row's gradient is as without blocking
         if self.sparsity_weight > 0:

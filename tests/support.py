@@ -1,10 +1,23 @@
-"""Helpers for tests: tiny configs that train in seconds on a CPU."""
+"""Helpers for tests: tiny configs that train in seconds on a CPU, and the CLI in-process."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ponder.cli import main
 from ponder.config import config_from_dict
+
+
+def run(args: list, capsys) -> tuple[int, str, str]:
+    """`ponder ARGS` in-process: (exit code, stdout, stderr)."""
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
 
 
 def tiny_config(data_dir: Path, run_dir: Path, **sections) -> object:

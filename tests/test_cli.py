@@ -9,22 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import tiny_config
-
-from ponder.cli import main
+from support import run, tiny_config, write
 
 MAZE = "#######\n#S    #\n##### #\n#     #\n# #####\n#    G#\n#######\n"
-
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
 
 
 def tiny_preset(tmp_path: Path, data_dir: Path) -> Path:

@@ -6,24 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
-from ponder.cli import main
+from support import run, write
 
 SCENARIO = "vehicle=truck hour=17\nS....E\nr####r\nrrrrrr\n"
-
-
-def run(args: list, capsys) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
 
 
 def test_build_and_check_a_routing_dataset(tmp_path, capsys):

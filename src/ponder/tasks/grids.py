@@ -1,9 +1,12 @@
-"""Helpers every grid task shares: the token codec, route F1 and an atomic PNG save."""
+"""Helpers every grid task shares: the token codec, route F1, the side-by-side PNG renderer
+and its atomic save."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +56,64 @@ def save_figure_atomic(fig: Any, out_path: Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return out_path
+
+
+@dataclass(frozen=True)
+class PanelStyle:
+    """How a task's grids are drawn: one colour per token id 0..len(colours)-1 (ids outside
+    become `pad_id`), the first `skip_rows` rows left out (routing's header), `describe`
+    adding words about a puzzle to its title, and the height of one figure line."""
+
+    colours: Sequence[str]
+    pad_id: int
+    skip_rows: int = 0
+    describe: Callable[[Any], str] | None = None
+    row_height: float = 3.0
+
+
+def render_rows_png(
+    out_path: str | Path,
+    rows: Sequence[tuple[Any, ...]],
+    titles: Sequence[str] | None,
+    style: PanelStyle,
+) -> Path:
+    """One figure line per (puzzle, prediction, oracle[, verdict]) row, written atomically.
+    A verdict dict from `verify` makes the prediction panel say exact/wrong; `titles` (one
+    per row) label the puzzle panels."""
+    if not rows:
+        raise UserError("render_png needs at least one row to draw")
+    if titles is not None and len(titles) != len(rows):
+        raise UserError(f"got {len(titles)} titles for {len(rows)} rows")
+    from matplotlib.figure import Figure  # lazy: plotting is rarely needed
+
+    fig = Figure(figsize=(9, style.row_height * len(rows)))
+    axes = fig.subplots(len(rows), 3, squeeze=False)
+    for i, row in enumerate(rows):
+        _draw_row(axes[i], row, titles[i] if titles is not None else None, style)
+    fig.tight_layout()
+    return save_figure_atomic(fig, Path(out_path))
+
+
+def _draw_row(axes: Sequence[Any], row: tuple[Any, ...], label: str | None, style) -> None:
+    """Three panels: puzzle, prediction (with its verdict), oracle."""
+    from matplotlib.colors import ListedColormap
+
+    if len(row) not in (3, 4):
+        raise UserError(
+            f"a render row is (puzzle, prediction, oracle[, verdict]), got {len(row)} items"
+        )
+    verdict = row[3] if len(row) == 4 else None
+    prediction = "prediction"
+    if verdict is not None and "exact" in verdict:
+        prediction += ": exact" if verdict["exact"] else ": wrong"
+    puzzle = f"puzzle, {style.describe(row[0])}" if style.describe else "puzzle"
+    names = (f"{label}: {puzzle}" if label else puzzle, prediction, "oracle")
+    top = len(style.colours) - 1
+    cmap = ListedColormap(style.colours)
+    for ax, grid, title in zip(axes, row[:3], names, strict=True):
+        shown = np.asarray(grid, dtype=np.int64)[style.skip_rows :]
+        shown = np.where((shown >= 0) & (shown <= top), shown, style.pad_id)
+        ax.imshow(shown, cmap=cmap, vmin=0, vmax=top, interpolation="nearest")
+        ax.set_title(title)
+        ax.set_xticks([])
+        ax.set_yticks([])

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ponder.errors import UserError
-from ponder.tasks.grids import decode_grid, encode_grid, path_f1, save_figure_atomic
+from ponder.tasks.grids import PanelStyle, decode_grid, encode_grid, path_f1, render_rows_png
 
 # Token ids, as in HRM's Maze-Hard data (PAD=0 so padding never looks like a maze cell).
 PAD, WALL, OPEN, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
@@ -32,6 +32,7 @@ _PUZZLE_TOKENS = (WALL, OPEN, START, GOAL)
 
 # Panel colours, indexed by token id: PAD, WALL, OPEN, START, GOAL, PATH.
 _COLOURS = ["#ff00ff", "#222222", "#f4f4f4", "#2ca02c", "#d62728", "#1f77b4"]
+_STYLE = PanelStyle(_COLOURS, pad_id=PAD)
 
 
 class MazeTask:
@@ -193,19 +194,7 @@ class MazeTask:
         `verdict` is a dict from `verify`; when given, the prediction panel says exact/wrong.
         `titles` (one per row) label the puzzle panels, e.g. with example ids.
         """
-        if not rows:
-            raise UserError("render_png needs at least one row to draw")
-        if titles is not None and len(titles) != len(rows):
-            raise UserError(f"got {len(titles)} titles for {len(rows)} rows")
-        from matplotlib.figure import Figure  # lazy: plotting is rarely needed
-
-        fig = Figure(figsize=(9, 3 * len(rows)))
-        axes = fig.subplots(len(rows), 3, squeeze=False)
-        for i, row in enumerate(rows):
-            label = titles[i] if titles is not None else None
-            _draw_row(axes[i], row, label)
-        fig.tight_layout()
-        return save_figure_atomic(fig, Path(out_path))
+        return render_rows_png(out_path, rows, titles, _STYLE)
 
 
 MAZE = MazeTask()
@@ -401,26 +390,3 @@ def _to_text(grid: np.ndarray, chars: dict[int, str]) -> str:
         raise UserError(f"a maze grid must be 2-D, got shape {grid.shape}")
     lines = ["".join(chars.get(t, _UNKNOWN_CHAR) for t in row) for row in grid.tolist()]
     return "\n".join(lines) + "\n"
-
-
-def _draw_row(axes: Sequence[Any], row: tuple[Any, ...], label: str | None) -> None:
-    """Three panels: puzzle, prediction (with its verdict), oracle."""
-    from matplotlib.colors import ListedColormap
-
-    if len(row) not in (3, 4):
-        raise UserError(
-            f"a render row is (puzzle, prediction, oracle[, verdict]), got {len(row)} items"
-        )
-    verdict = row[3] if len(row) == 4 else None
-    prediction = "prediction"
-    if verdict is not None and "exact" in verdict:
-        prediction += ": exact" if verdict["exact"] else ": wrong"
-    names = (f"{label}: puzzle" if label else "puzzle", prediction, "oracle")
-    cmap = ListedColormap(_COLOURS)
-    for ax, grid, title in zip(axes, row[:3], names, strict=True):
-        shown = np.asarray(grid, dtype=np.int64)
-        shown = np.where((shown >= 0) & (shown < VOCAB_SIZE), shown, PAD)
-        ax.imshow(shown, cmap=cmap, vmin=0, vmax=VOCAB_SIZE - 1, interpolation="nearest")
-        ax.set_title(title)
-        ax.set_xticks([])
-        ax.set_yticks([])

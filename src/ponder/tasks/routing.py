@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from ponder.errors import UserError
-from ponder.tasks.grids import decode_grid, encode_grid, path_f1, save_figure_atomic
+from ponder.tasks.grids import PanelStyle, decode_grid, encode_grid, path_f1, render_rows_png
 
 # ----------------------------------------------------------------------------- tokens
 
@@ -263,18 +263,7 @@ class RoutingTask:
 
         The city rows are drawn; the header shows as the vehicle and hour in the titles.
         """
-        if not rows:
-            raise UserError("render_png needs at least one row to draw")
-        if titles is not None and len(titles) != len(rows):
-            raise UserError(f"got {len(titles)} titles for {len(rows)} rows")
-        from matplotlib.figure import Figure  # lazy: plotting is rarely needed
-
-        fig = Figure(figsize=(9, 3.2 * len(rows)))
-        axes = fig.subplots(len(rows), 3, squeeze=False)
-        for i, row in enumerate(rows):
-            _draw_row(axes[i], row, titles[i] if titles is not None else None)
-        fig.tight_layout()
-        return save_figure_atomic(fig, Path(out_path))
+        return render_rows_png(out_path, rows, titles, _STYLE)
 
 
 ROUTING = RoutingTask()
@@ -744,25 +733,5 @@ def _describe(grid: Any) -> str:
     return f"{vehicle} at {hour}h"
 
 
-def _draw_row(axes: Sequence[Any], row: tuple[Any, ...], label: str | None) -> None:
-    """Three panels: puzzle, prediction (with its verdict), oracle; city rows only."""
-    from matplotlib.colors import ListedColormap
-
-    if len(row) not in (3, 4):
-        raise UserError(
-            f"a render row is (puzzle, prediction, oracle[, verdict]), got {len(row)} items"
-        )
-    verdict = row[3] if len(row) == 4 else None
-    prediction = "prediction"
-    if verdict is not None and "exact" in verdict:
-        prediction += ": exact" if verdict["exact"] else ": wrong"
-    puzzle = f"puzzle, {_describe(row[0])}"
-    names = (f"{label}: {puzzle}" if label else puzzle, prediction, "oracle")
-    cmap = ListedColormap(_COLOURS)
-    for ax, grid, title in zip(axes, row[:3], names, strict=True):
-        shown = np.asarray(grid, dtype=np.int64)[1:]
-        shown = np.where((shown >= 0) & (shown <= ROUTE), shown, PAD)
-        ax.imshow(shown, cmap=cmap, vmin=0, vmax=ROUTE, interpolation="nearest")
-        ax.set_title(title)
-        ax.set_xticks([])
-        ax.set_yticks([])
+# City rows only: the header shows as the vehicle and hour in the puzzle's title.
+_STYLE = PanelStyle(_COLOURS, pad_id=PAD, skip_rows=1, describe=_describe, row_height=3.2)

@@ -28,7 +28,7 @@ from ponder.config import config_from_dict, dump_config, load_config
 from ponder.data import build_dataset
 from ponder.parity import match_parameters
 from ponder.train.launch import open_run_dataset
-from runs import markdown, seconds_per_step, summarise, train_and_judge
+from runs import markdown, refuse, seconds_per_step, summarise, train_and_judge
 
 # Per benchmark and preset: grid side, train / test mazes, min path, steps, batch, the
 # transformer widths (each sets one size; heads = width / 16, so head dim stays 16), seeds
@@ -183,6 +183,8 @@ def main() -> None:
     preset = PRESETS[args.what][args.preset]
     out = args.out or Path("runs") / f"maze_path_{args.what}_{args.preset}"
     if args.report_only:
+        if not (out / "results.json").is_file():
+            refuse(f"no results.json in {out}: run the benchmark there first")
         print(report(json.loads((out / "results.json").read_text()), out))
         return
     out.mkdir(parents=True, exist_ok=True)

@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from ponder.data import build_dataset
+from ponder.errors import UserError
 from ponder.eval.evaluate import wilson_interval
 from ponder.tasks.routing import END, ROUTE, START, entry_costs, read_header
 from ponder.train.launch import open_dataset
-from runs import ponder, train_and_judge
+from runs import ponder, refuse, train_and_judge
 
 PRESET = "configs/routing_quick.yaml"
 DATA = {"size": 10, "train": 10000, "test": 1000, "seed": 0}
@@ -105,8 +106,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     started = time.time()
-    build_dataset("routing", args.data, **DATA)
-    data = open_dataset(args.data)
+    if args.reuse is not None and not (args.reuse / "summary.json").is_file():
+        refuse(f"--reuse {args.reuse} holds no finished run (no summary.json)")
+    try:
+        build_dataset("routing", args.data, **DATA)
+        data = open_dataset(args.data)
+    except UserError as err:
+        refuse(str(err))
     run_dir = args.reuse or args.out / "trm"
     if args.reuse is None:
         overrides = [f"data.path={args.data}"]

@@ -13,6 +13,12 @@ from pathlib import Path
 from ponder.eval.evaluate import wilson_interval
 
 
+def refuse(message: str) -> None:
+    """A benchmark's bad input: one line on stderr, exit 2 (as the ponder CLI does)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def ponder(*args: str, threads: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cmd = [sys.executable, "-m", "ponder", *args]

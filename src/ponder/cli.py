@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ponder.errors import UserError
+from ponder.experiments.cli import add_suite_parser
 from ponder.fileio import read_text_file
 
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_solve(sub)
     _add_bench(sub)
     _add_parity(sub)
+    add_suite_parser(sub)
     demo = sub.add_parser("demo", help="build mazes, train TRM and the baseline, compare")
     demo.add_argument("--config", default=None, help="demo YAML (default: configs/demo.yaml)")
     demo.set_defaults(handler=_demo)
@@ -65,8 +67,8 @@ def _add_data(sub) -> None:
     # Task parameters: only those given are passed, so each task's own defaults apply
     # (maze 15x15, routing 10x10) and a task refuses a parameter it does not have.
     build.add_argument("--size", type=int, default=None, help="grid side (task default)")
-    build.add_argument("--train", type=int, default=2000)
-    build.add_argument("--test", type=int, default=500)
+    build.add_argument("--train", type=int, default=None, help="puzzles (default 2000; arc: all)")
+    build.add_argument("--test", type=int, default=None, help="puzzles (default 500; arc: all)")
     build.add_argument("--min-path", type=int, default=None, help="maze only")
     build.add_argument("--loop-fraction", type=float, default=None, help="maze only")
     build.add_argument(
@@ -75,6 +77,24 @@ def _add_data(sub) -> None:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--aug", choices=["dihedral"], default=None)
     build.add_argument("--overwrite", action="store_true")
+    fewshot = build.add_argument_group("few-shot tasks (skills, arc)")
+    fewshot.add_argument("--demos", type=int, default=3, help="skills: demonstrations per task")
+    fewshot.add_argument(
+        "--unseen", type=int, default=None, help="skills: held-out-skill tasks (default: --test)"
+    )
+    fewshot.add_argument(
+        "--overfit", action="store_true", help="skills: test on the training tasks"
+    )
+    fewshot.add_argument("--source", default="arcagi1", help="arc: arcagi1, arcagi2 or a JSON path")
+    fewshot.add_argument(
+        "--views", type=int, default=8, help="arc: augmented views per training task"
+    )
+    fewshot.add_argument(
+        "--test-views", type=int, default=8, help="arc: views per test task (voting)"
+    )
+    fewshot.add_argument("--no-translate", action="store_true", help="arc: no translation")
+    fewshot.add_argument("--no-eval-demos", action="store_true",
+                         help="arc: keep evaluation tasks' demonstrations out of training")  # fmt: skip
     build.set_defaults(handler=_data_build)
     check = data.add_parser("check", help="validate a dataset directory")
     check.add_argument("dir", type=Path)
@@ -85,6 +105,8 @@ def _add_data(sub) -> None:
 def _data_build(args) -> int:
     from ponder.data import build_dataset
 
+    if args.task in ("skills", "arc"):
+        return _data_build_fewshot(args)
     given = {
         "size": args.size,
         "min_path": args.min_path,
@@ -94,13 +116,37 @@ def _data_build(args) -> int:
     out = build_dataset(
         args.task,
         args.out,
-        train=args.train,
-        test=args.test,
+        train=2000 if args.train is None else args.train,
+        test=500 if args.test is None else args.test,
         seed=args.seed,
         aug=args.aug,
         overwrite=args.overwrite,
         **{name: value for name, value in given.items() if value is not None},
     )
+    print(f"dataset ready: {out}")
+    return 0
+
+
+def _data_build_fewshot(args) -> int:
+    from ponder.data.fewshot_build import build_arc_dataset, build_skills_dataset
+
+    if args.aug or args.min_path or args.loop_fraction or args.canvas:
+        raise UserError(f"{args.task} takes no --aug/--min-path/--loop-fraction/--canvas")
+    if args.task == "skills":
+        test = 200 if args.test is None else args.test
+        out = build_skills_dataset(
+            args.out, train=2000 if args.train is None else args.train, test=test,
+            unseen=test if args.unseen is None else args.unseen, seed=args.seed,
+            demos=args.demos, max_size=args.size or 10, overfit=args.overfit,
+            overwrite=args.overwrite,
+        )  # fmt: skip
+    else:
+        out = build_arc_dataset(
+            args.out, source=args.source, train=args.train or 0, test=args.test or 0,
+            seed=args.seed, views=args.views, test_views=args.test_views,
+            translate=not args.no_translate, eval_demos_in_train=not args.no_eval_demos,
+            overwrite=args.overwrite,
+        )  # fmt: skip
     print(f"dataset ready: {out}")
     return 0
 

@@ -16,9 +16,12 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 
 from ponder.errors import UserError
 from ponder.models import ModelConfig
-from ponder.models.base import FrozenConfig
+from ponder.models.base import DemoEncoderConfig, FrozenConfig
 from ponder.models.hrm import HRMConfig
 from ponder.models.poh import PoHConfig
+from ponder.models.seq_champion import SeqChampionConfig
+from ponder.models.seq_decoder import SeqDecoderConfig
+from ponder.models.seq_encdec import SeqEncDecConfig
 from ponder.models.transformer import TransformerConfig
 from ponder.models.trm import TRMConfig
 from ponder.train.halting import HaltRule
@@ -39,6 +42,7 @@ class EarlyStopConfig(FrozenConfig):
     evaluations in a row; patience 0 turns it off."""
 
     metric: str = "exact"
+    mode: Literal["max", "min"] = "max"  # min for losses (e.g. val_loss)
     patience: int = Field(0, ge=0)
     min_delta: float = Field(0.0, ge=0)
 
@@ -98,7 +102,9 @@ class TrainConfig(FrozenConfig):
     warmup_steps: int = Field(0, ge=0)
     schedule: Literal["cosine", "constant", "cosine_restarts"] = "cosine"
     restart_every: int = Field(1000, gt=0)  # cycle length of cosine_restarts, in steps
-    optimizer: Literal["adamw", "adam_atan2"] = "adamw"
+    restart_mult: float = Field(1.0, ge=1)  # each cycle this many times longer (T_mult)
+    # adam: torch Adam (L2 weight decay, the sequence-model scripts' choice); adamw: decoupled.
+    optimizer: Literal["adamw", "adam_atan2", "adam"] = "adamw"
     betas: tuple[float, float] = (0.9, 0.95)
     weight_decay: float = Field(0.1, ge=0)
     vector_weight_decay: float | None = Field(None, ge=0)  # biases etc.; None: weight_decay
@@ -137,6 +143,15 @@ class TrainConfig(FrozenConfig):
     route_sparsity_weight: float = Field(0.0, ge=0)
     connectivity_weight: float = Field(0.0, ge=0)
     max_route_mass: float | None = Field(None, gt=0)
+    # Demonstration encoders (model.demo_encoder): their own peak rate and warmup (None: as
+    # the rest), and the collapse detector: a warning when the spread of the encoder's task
+    # vectors across distinct tasks, relative to their size, falls below this.
+    encoder_lr: float | None = Field(None, gt=0)
+    encoder_warmup_steps: int | None = Field(None, ge=0)
+    collapse_threshold: float = Field(0.05, ge=0)
+    # Keep the k checkpoints with the lowest eval val_loss (checkpoints/val-*.safetensors)
+    # besides last and best; 0: off. Few-shot evaluations report val_loss.
+    keep_top_k: int = Field(0, ge=0)
     N_sup: int = Field(16, gt=0)  # max supervision segments per example (paper N_sup)
     # ACT halting rule (ponder.train.halting): "none" runs all N_sup segments; "trm" halts
     # when q_halt > 0; "hrm" when q_halt > q_continue (Q-learning, one extra forward a step).
@@ -192,6 +207,10 @@ class EvalConfig(FrozenConfig):
     # (every route is then legal by construction, so "valid" stops measuring the model).
     constrained_decoding: bool = False
     samples_png: int = Field(6, ge=0)  # mazes drawn in eval/samples.png (failures first)
+    # Few-shot tasks with a demonstration encoder: test-time latent search (LPN), gradient
+    # steps on each task vector to fit the demonstrations before answering (0: off).
+    latent_search_steps: int = Field(0, ge=0)
+    latent_search_lr: float = Field(0.1, gt=0)
 
 
 class RunConfig(FrozenConfig):
@@ -296,8 +315,15 @@ _MODEL_CLASSES: dict[str, type[BaseModel]] = {
     "hrm": HRMConfig,
     "transformer": TransformerConfig,
     "poh": PoHConfig,
+    "seq_decoder": SeqDecoderConfig,
+    "seq_encdec": SeqEncDecConfig,
+    "seq_champion": SeqChampionConfig,
 }
-_NESTED = {"train.early_stop", "train.curriculum"}  # sub-sections whose keys are checked one by one
+_NESTED = {
+    "train.early_stop",
+    "train.curriculum",
+    "model.demo_encoder",
+}  # sub-sections whose keys are checked one by one
 
 
 def valid_keys(model_name: str = "trm") -> list[str]:
@@ -309,6 +335,8 @@ def valid_keys(model_name: str = "trm") -> list[str]:
     keys += [f"train.curriculum.{k}" for k in CurriculumConfig.model_fields]
     model_cls = _MODEL_CLASSES.get(model_name, TRMConfig)
     keys += [f"model.{k}" for k in model_cls.model_fields]
+    if "demo_encoder" in model_cls.model_fields:
+        keys += [f"model.demo_encoder.{k}" for k in DemoEncoderConfig.model_fields]
     return keys
 
 

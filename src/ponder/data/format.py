@@ -29,6 +29,21 @@ from ponder.errors import UserError
 
 SPLITS = ("train", "test")
 ARRAY_FIELDS = ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")
+# Few-shot datasets (ARC, skills; ponder.data.fewshot) add, per set, arrays indexed by
+# puzzle [P, ...] or by example [N] (HRM and TRM ignore files they do not know):
+#   demo_inputs, demo_labels [P, K, seq_len]  each puzzle's demonstration pairs (K slots)
+#   demo_counts [P]                            filled slots (the rest are padding)
+#   example_slot [N]                           the demo slot an example is (-1: a test pair)
+#   example_test_index [N]                     the test pair an example is (-1: a demo)
+#   puzzle_views [P, 13]                       the augmentation of each puzzle (see tasks.arc)
+FEWSHOT_FIELDS = (
+    "demo_inputs",
+    "demo_labels",
+    "demo_counts",
+    "example_slot",
+    "example_test_index",
+    "puzzle_views",
+)
 FORMAT_VERSION = 1
 PONDER_JSON = "ponder.json"
 IDENTIFIERS_JSON = "identifiers.json"
@@ -106,6 +121,10 @@ class Split:
     # Per-example arrays [N, ...] derived in memory (never written), batched with the rest:
     # e.g. "routes" [N, P] for the path-sequence formulation of mazes.
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    # Few-shot arrays (FEWSHOT_FIELDS) when the dataset has them, else empty.
+    fewshot: dict[str, np.ndarray] = field(default_factory=dict)
+    # Puzzle range [start, end) of each set, in the order of metadata.sets.
+    set_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def num_examples(self) -> int:
@@ -171,9 +190,26 @@ def load_split(root: Path, split: str) -> Split:
         {name: _load_array(split_dir / f"{set_name}__{name}.npy") for name in ARRAY_FIELDS}
         for set_name in metadata.sets
     ]
-    if len(parts) == 1:
-        return Split(metadata, **parts[0])
-    return Split(metadata, **_concatenate_sets(parts, split_dir))
+    arrays = parts[0] if len(parts) == 1 else _concatenate_sets(parts, split_dir)
+    starts = np.cumsum([0] + [len(p["puzzle_identifiers"]) for p in parts])
+    ranges = {
+        s: (int(a), int(b)) for s, a, b in zip(metadata.sets, starts[:-1], starts[1:], strict=True)
+    }
+    fewshot = _load_fewshot(split_dir, metadata.sets)
+    return Split(metadata, **arrays, fewshot=fewshot, set_ranges=ranges)
+
+
+def _load_fewshot(split_dir: Path, sets: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The few-shot arrays of every set, concatenated (none when the first set has none)."""
+    if not (split_dir / f"{sets[0]}__demo_inputs.npy").is_file():
+        return {}
+    per_set = [
+        {name: _load_array(split_dir / f"{s}__{name}.npy") for name in FEWSHOT_FIELDS} for s in sets
+    ]
+    try:
+        return {name: np.concatenate([p[name] for p in per_set]) for name in FEWSHOT_FIELDS}
+    except ValueError as exc:
+        raise UserError(f"{split_dir}: few-shot arrays of the sets do not agree ({exc})") from None
 
 
 def _concatenate_sets(parts: list[dict[str, np.ndarray]], split_dir: Path) -> dict[str, np.ndarray]:
@@ -205,6 +241,11 @@ def write_split(root: Path, split: str, data: Split) -> None:
         # The arrays are written as one set whatever the source held.
         metadata = replace(metadata, sets=("all",))
     write_json(split_dir / "dataset.json", metadata.to_json())
+    write_set_arrays(split_dir, "all", data)
+
+
+def write_set_arrays(split_dir: Path, set_name: str, data: Split) -> None:
+    """Write one set's arrays (and its few-shot arrays, if any) into `split_dir`."""
     arrays = {
         "inputs": np.ascontiguousarray(data.inputs),
         "labels": np.ascontiguousarray(data.labels),
@@ -212,8 +253,9 @@ def write_split(root: Path, split: str, data: Split) -> None:
         "puzzle_indices": np.asarray(data.puzzle_indices, dtype=np.int32),
         "group_indices": np.asarray(data.group_indices, dtype=np.int32),
     }
+    arrays.update(data.fewshot)
     for name, array in arrays.items():
-        np.save(split_dir / f"all__{name}.npy", array, allow_pickle=False)
+        np.save(split_dir / f"{set_name}__{name}.npy", array, allow_pickle=False)
 
 
 def read_ponder_json(root: Path) -> dict[str, Any] | None:

@@ -147,6 +147,28 @@ def _gather(split: Split, examples: np.ndarray, with_index: bool) -> dict[str, t
     }
     for key, values in split.extras.items():
         out[key] = torch.from_numpy(values[examples])
+    if split.fewshot:
+        out.update(demonstrations(split, examples, puzzles))
     if with_index:
         out["index"] = torch.from_numpy(examples.copy())
     return out
+
+
+def demonstrations(
+    split: Split, examples: np.ndarray, puzzles: np.ndarray
+) -> dict[str, torch.Tensor]:
+    """The demonstration pairs each example may see: demo_inputs / demo_labels (b, K, L)
+    int64 and demo_mask (b, K) bool. A slot is visible when it is filled and is not the
+    example itself: an example that is one of its puzzle's demonstrations never sees its
+    own answer (leave-one-out)."""
+    fs = split.fewshot
+    slots = fs["demo_inputs"].shape[1]
+    mask = np.arange(slots)[None, :] < fs["demo_counts"][puzzles][:, None]  # (b, K)
+    own = fs["example_slot"][examples]  # (b,) slot of the example itself, -1 for test pairs
+    rows = np.nonzero(own >= 0)[0]
+    mask[rows, own[rows]] = False
+    return {
+        "demo_inputs": torch.from_numpy(fs["demo_inputs"][puzzles].astype(np.int64)),
+        "demo_labels": torch.from_numpy(fs["demo_labels"][puzzles].astype(np.int64)),
+        "demo_mask": torch.from_numpy(mask),
+    }

@@ -21,6 +21,31 @@ class FrozenConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class DemoEncoderConfig(FrozenConfig):
+    """A demonstration encoder in place of the puzzle-embedding table (ponder.models.conditioning)."""
+
+    kind: Literal["standard", "attention", "lpn", "lpn_variational", "oracle"] = "standard"
+    hidden_size: int = Field(64, gt=0)
+    num_heads: int = Field(4, gt=0)
+    num_layers: int = Field(2, ge=0)  # per-pair transformer depth (LPN kinds: use 4)
+    set_layers: int = Field(1, ge=0)  # LPN set transformer over the pairs
+    expansion: float = Field(4.0, gt=0)
+    ffn_multiple_of: int = Field(16, gt=0)
+    latent_dim: int = Field(0, ge=0)  # 0: hidden_size
+    num_demos: int = Field(0, ge=0)  # 0: every valid demo; n: the first n valid slots per row
+    # Encoder weights never train (E_diag1, a frozen random encoder). The prefix projection
+    # stays trainable so the model can still learn to read the frozen features.
+    freeze: bool = False
+    kl_weight: float = Field(1e-4, ge=0)  # lpn_variational only
+
+    @model_validator(mode="after")
+    def _heads_fit_2d_rope(self) -> DemoEncoderConfig:
+        # 2D RoPE rotates half of each head's channels by row, half by column, in pairs.
+        if self.hidden_size % self.num_heads or (self.hidden_size // self.num_heads) % 4:
+            raise ValueError("hidden_size / num_heads must be a whole multiple of 4")
+        return self
+
+
 class TrunkConfig(FrozenConfig):
     """The keys every attention model shares: the shape of its block stack."""
 
@@ -46,6 +71,9 @@ class TrunkConfig(FrozenConfig):
     head: Literal["grid", "path"] = "grid"
     path_horizons: int = Field(1, gt=0)
     maze_encoder: bool = False  # a small CNN's pooled view of the grid added to every token
+    # Few-shot tasks: encode the demonstration pairs into the puzzle_emb_len prefix tokens
+    # instead of looking up a per-puzzle vector (null: the table, when puzzle_emb_len > 0).
+    demo_encoder: DemoEncoderConfig | None = None
 
     @model_validator(mode="after")
     def _conv_has_no_prefix(self) -> TrunkConfig:
@@ -53,6 +81,8 @@ class TrunkConfig(FrozenConfig):
             raise ValueError(
                 "mixer 'conv' mixes grid cells only; puzzle_emb_len needs mixer 'attention'"
             )
+        if self.demo_encoder is not None and self.puzzle_emb_len == 0:
+            raise ValueError("demo_encoder needs puzzle_emb_len > 0 prefix tokens to fill")
         if self.puzzle_emb_dim > self.puzzle_emb_len * self.hidden_size:
             raise ValueError("puzzle_emb_dim must be at most puzzle_emb_len * hidden_size")
         return self

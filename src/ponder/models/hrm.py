@@ -86,5 +86,6 @@ class HRM(nn.Module):
         z_H = self.H(z_H + z_L)
         q_halt, q_continue = self.q_head(z_H)
         logits = self.lm_head(z_H[:, self.prefix :])  # grid positions only: (B, L, V) or pointers
-        outputs = ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue)
+        stats = self.embed.last_stats or None  # the prefix's norms, an encoder's latent
+        outputs = ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue, stats=stats)
         return HRMCarry(z_H=z_H.detach(), z_L=z_L.detach()), outputs

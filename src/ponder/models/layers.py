@@ -246,7 +246,9 @@ class GridEncoder(nn.Module):
 class TokenEmbedding(nn.Module):
     """Token (and optionally learned position) embedding, init std 1/sqrt(D) and scaled by
     sqrt(D) as in HRM, so inputs enter the post-norm stack at unit scale. With a puzzle
-    embedding its tokens come first: the output is (B, P + L, D)."""
+    embedding or a demonstration encoder its P prefix tokens come first: the output is
+    (B, P + L, D). `last_stats` keeps the prefix's statistics of the last call (norms; the
+    encoder's latent and KL), which the model hands on as outputs.stats."""
 
     def __init__(
         self,
@@ -256,30 +258,53 @@ class TokenEmbedding(nn.Module):
         learned_positions: bool,
         puzzle: PuzzleEmbedding | None = None,
         encoder: GridEncoder | None = None,
+        demo=None,  # ponder.models.conditioning.DemoEncoder
+        prefix: int = 0,
     ):
         super().__init__()
         self.scale = math.sqrt(hidden)
         self.tokens = nn.Embedding(vocab_size, hidden)
         trunc_normal_(self.tokens.weight, std=1.0 / self.scale)
-        self.prefix = puzzle.length if puzzle is not None else 0
+        self.prefix = prefix
         self.positions = None
         if learned_positions:
             self.positions = nn.Parameter(torch.empty(self.prefix + seq_len, hidden))
             trunc_normal_(self.positions, std=1.0 / self.scale)
         self.puzzle = puzzle
         self.encoder = encoder
+        self.demo = demo
+        self.last_stats: dict[str, torch.Tensor] = {}
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         x = self.tokens(batch["inputs"])  # (B, L, D)
         if self.encoder is not None:
             x = x + self.encoder(batch["inputs"]).unsqueeze(1).to(x.dtype)  # every token
-        if self.puzzle is not None:
-            prefix = self.puzzle(batch["puzzle_identifiers"]).to(x.dtype)  # (B, P, D)
-            x = torch.cat([prefix, x], dim=1)  # (B, P + L, D)
+        prefix = self._prefix(batch)
+        if prefix is not None:
+            x = torch.cat([prefix.to(x.dtype), x], dim=1)  # (B, P + L, D)
         if self.positions is not None:
             # 1/sqrt(2) keeps the sum of two unit-scale embeddings at unit scale.
             x = (x + self.positions) * (1 / math.sqrt(2))
         return self.scale * x
+
+    def _prefix(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """(B, P, D) from the puzzle table or the demonstrations (or a given latent: the
+        test-time latent search passes batch["demo_latent"] (B, Z)); None without either."""
+        self.last_stats = {}
+        if self.puzzle is not None:
+            prefix = self.puzzle(batch["puzzle_identifiers"])
+        elif self.demo is not None:
+            if "demo_latent" in batch:
+                prefix = self.demo.to_prefix(batch["demo_latent"])
+            else:
+                prefix, encoding = self.demo(batch)
+                self.last_stats["encoder_latent"] = encoding.latent
+                if encoding.kl is not None:
+                    self.last_stats["kl"] = encoding.kl
+        else:
+            return None
+        self.last_stats["prefix_norm"] = prefix.detach().float().norm(dim=-1).mean()
+        return prefix
 
 
 class Trunk(nn.Module):
@@ -378,8 +403,19 @@ def build_answer_head(config, spec) -> nn.Module:
 
 def build_embedding(config, spec) -> TokenEmbedding:
     learned = config.pos_encoding == "learned"
-    puzzle = None
-    if config.puzzle_emb_len > 0:
+    puzzle = demo = None
+    if config.demo_encoder is not None:
+        from ponder.models.conditioning import DemoEncoder  # it builds on these layers
+
+        demo = DemoEncoder(
+            config.demo_encoder,
+            spec.vocab_size,
+            _require_grid(spec.grid_shape),
+            spec.num_puzzle_identifiers,
+            config.hidden_size,
+            config.puzzle_emb_len,
+        )
+    elif config.puzzle_emb_len > 0:
         dim = config.puzzle_emb_dim or config.hidden_size
         puzzle = PuzzleEmbedding(
             spec.num_puzzle_identifiers, dim, config.puzzle_emb_len, config.hidden_size
@@ -388,7 +424,14 @@ def build_embedding(config, spec) -> TokenEmbedding:
     if config.maze_encoder:
         encoder = GridEncoder(spec.vocab_size, config.hidden_size, _require_grid(spec.grid_shape))
     return TokenEmbedding(
-        spec.vocab_size, config.hidden_size, spec.seq_len, learned, puzzle, encoder
+        spec.vocab_size,
+        config.hidden_size,
+        spec.seq_len,
+        learned,
+        puzzle,
+        encoder,
+        demo,
+        prefix=config.puzzle_emb_len,
     )
 
 

@@ -120,5 +120,5 @@ class PoH(nn.Module):
             h = self.trunk(h + x, head_weights=weights)
         q_halt, q_continue = self.q_head(h)
         logits = self.lm_head(h[:, self.config.puzzle_emb_len :])
-        stats = {"route_entropy": torch.stack(entropies)}  # (R,)
+        stats = {**self.embed.last_stats, "route_entropy": torch.stack(entropies)}  # (R,)
         return carry, ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue, stats=stats)

@@ -43,4 +43,5 @@ class Transformer(nn.Module):
         logits = self.lm_head(
             h[:, self.config.puzzle_emb_len :]
         )  # (B, L, V), or (B, K, L, L) pointers
-        return carry, ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue)
+        stats = self.embed.last_stats or None  # the prefix's norms, an encoder's latent
+        return carry, ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue, stats=stats)

@@ -88,5 +88,6 @@ class TRM(nn.Module):
         logits = self.lm_head(
             answer[:, self.prefix :]
         )  # grid positions only: (B, L, V) or pointers
-        outputs = ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue)
+        stats = self.embed.last_stats or None  # the prefix's norms, an encoder's latent
+        outputs = ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue, stats=stats)
         return TRMCarry(z=z.detach(), y=y.detach()), outputs

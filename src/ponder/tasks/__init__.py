@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from ponder.errors import UserError
 from ponder.tasks.base import Task
+from ponder.tasks.fewshot import FewShotFamily
 from ponder.tasks.maze import MAZE
 from ponder.tasks.routing import ROUTING
 
 _TASKS: dict[str, Task] = {
     MAZE.name: MAZE,
     ROUTING.name: ROUTING,
+    "arc": FewShotFamily("arc"),
+    "skills": FewShotFamily("skills"),
 }
 
 

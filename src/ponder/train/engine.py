@@ -39,12 +39,15 @@ from ponder.train.losses import halting_counts
 from ponder.train.optim import (
     build_optimizer,
     build_sparse_optimizer,
+    encoder_lr_at,
+    is_encoder_parameter,
     lr_at,
     puzzle_emb_lr_at,
     set_lr,
 )
 from ponder.train.runtime import Runtime
 from ponder.train.stopping import StopRules
+from ponder.train.topk import TopCheckpoints
 
 Evaluate = Callable[[nn.Module], dict[str, float]]
 # (outputs, batch, q_continue target or None) -> (loss, parts, correct (B,) bool)
@@ -93,6 +96,10 @@ class Trainer:
         self.best: float | None = None
         self.stop_rules = StopRules(self.tc)
         self.stop_reason: str | None = None
+        self.top = TopCheckpoints(run_dir / "checkpoints", self.tc.keep_top_k)
+        self.encoder_params = [
+            p for n, p in self.model.named_parameters() if is_encoder_parameter(n)
+        ]
         self.rows = self._fresh_rows()
         self.sums = MetricSums()
         self.logger = MetricsLogger(run_dir, enabled=runtime.is_main)
@@ -134,7 +141,7 @@ class Trainer:
         if self.batch_transform is not None:
             batch = self.batch_transform(batch)
         self._refill(batch)
-        set_lr(self.optimizer, lr_at(self.step, self.tc))
+        set_lr(self.optimizer, lr_at(self.step, self.tc), encoder_lr_at(self.step, self.tc))
         self.sparse.lr = puzzle_emb_lr_at(self.step, self.tc)
         steps = self.rows.steps + 1  # segments run on each row's example, this one included
         carry, out, loss, parts, correct = self._segment(steps)
@@ -163,6 +170,12 @@ class Trainer:
             entropy = out.stats["route_entropy"].mean()
             parts["route_entropy"] = entropy.detach()
             loss = loss + self._route_entropy_weight() * entropy
+        if out.stats and "kl" in out.stats:  # variational demonstration encoder
+            kl = out.stats["kl"].float().mean()
+            parts["kl"] = kl.detach()
+            loss = loss + self.cfg.model.demo_encoder.kl_weight * kl
+        if out.stats:
+            parts.update(encoder_diagnostics(out.stats, rows.data["puzzle_identifiers"]))
         return carry, out, loss, parts, correct
 
     def _route_entropy_weight(self) -> float:
@@ -198,6 +211,10 @@ class Trainer:
             )
 
     def _clip_and_step(self) -> None:
+        if self.encoder_params:  # where the gradient goes: the encoder or the trunk
+            encoder, total = _grad_norm(self.encoder_params), _grad_norm(self.model.parameters())
+            self.sums.add_mean("grad_norm_encoder", encoder, 1.0)
+            self.sums.add_mean("grad_norm_trunk", max(0.0, total**2 - encoder**2) ** 0.5, 1.0)
         if self.tc.grad_clip > 0:
             norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
             self.sums.add_mean("grad_norm", float(norm), 1.0)
@@ -255,6 +272,9 @@ class Trainer:
         rows = self.tc.global_batch_size * steps  # batch rows run since the last log
         means["examples_per_s"] = rows / max(now - tick, 1e-9)
         means["lr"] = lr_at(self.step - 1, self.tc)
+        if self.encoder_params:
+            means["encoder_lr"] = encoder_lr_at(self.step - 1, self.tc)
+            self._warn_collapse(progress, means.get("encoder_spread_relative"))
         if hasattr(self.loader, "log_fields"):  # the curriculum's stage of the last step
             means.update(self.loader.log_fields(self.step - 1))
         self.logger.log(self.step, means)
@@ -262,6 +282,14 @@ class Trainer:
         progress.update(steps, **fields, ex_s=means["examples_per_s"])
         self.sums.reset()
         return now
+
+    def _warn_collapse(self, progress: Progress, spread: float | None) -> None:
+        if spread is not None and spread < self.tc.collapse_threshold and self.rt.is_main:
+            progress.write(
+                f"warning: step {self.step}: demonstration encoder may have collapsed: task "
+                f"vectors spread {spread:.3g} of their size across tasks "
+                f"(train.collapse_threshold {self.tc.collapse_threshold:g})"
+            )
 
     def eval_model(self) -> nn.Module:
         """The weights to judge: the EMA copy when EMA is on (as in TRM)."""
@@ -278,6 +306,8 @@ class Trainer:
         if progress is not None and self.rt.is_main:
             shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if "ci" not in k)
             progress.write(f"eval @ step {self.step}: {shown}")
+        if self.rt.is_main:
+            self.top.offer(self.step, metrics.get("val_loss"), self.checkpoint_tensors)
         score = metrics.get("exact")
         # Ties go to the later checkpoint: it has trained longer on the same score.
         if score is not None and (self.best is None or score >= self.best):
@@ -303,6 +333,7 @@ class Trainer:
             "step": self.step,
             "best": self.best,
             "stop_rules": self.stop_rules.state(),
+            "top_checkpoints": self.top.state(),
             "world_size": self.rt.world_size,
             "optim": opt_state,
             "rng": rng_state,
@@ -333,6 +364,7 @@ class Trainer:
         self.sparse.load_state_dict(_strip(tensors, "sparse."))
         self.step, self.best = int(state["step"]), state.get("best")
         self.stop_rules.load(state.get("stop_rules", {}))
+        self.top.load(state.get("top_checkpoints", []))
         if hasattr(self.loader, "load_state_dict"):
             self.loader.load_state_dict(state.get("loader", {}))
         if state.get("world_size", 1) == self.rt.world_size == 1:
@@ -349,3 +381,26 @@ class Trainer:
 
 def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _grad_norm(params) -> float:
+    norms = [p.grad.detach().float().norm() for p in params if p.grad is not None]
+    return float(torch.stack(norms).norm()) if norms else 0.0
+
+
+def encoder_diagnostics(stats: dict, identifiers: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Logged statistics of the prefix: its norm (puzzle table or encoder alike) and, for a
+    demonstration encoder, the spread of its task vectors across the batch's distinct tasks
+    (absolute, and relative to the vectors' rms size: the collapse detector)."""
+    out = {}
+    if "prefix_norm" in stats:
+        out["prefix_norm"] = stats["prefix_norm"]
+    latent = stats.get("encoder_latent")
+    if latent is not None:
+        from ponder.models.conditioning import collapse_stats
+
+        found = collapse_stats(latent.detach().float(), identifiers)
+        out.update({k: torch.tensor(v) for k, v in found.items()})
+        rms = found["encoder_norm"] / max(latent.shape[-1], 1) ** 0.5
+        out["encoder_spread_relative"] = torch.tensor(found["encoder_spread"] / max(rms, 1e-12))
+    return out

@@ -14,13 +14,15 @@ from torch import nn
 
 from ponder import tasks
 from ponder.config import RunConfig, TrainConfig, config_from_dict
+from ponder.data.fewshot import read_task_names
 from ponder.data.format import Split, load_split, read_ponder_json
 from ponder.data.loader import TrainBatches
 from ponder.errors import UserError
 from ponder.eval.evaluate import evaluate_model, scalar_metrics
+from ponder.eval.fewshot import SearchSettings, fewshot_report, predict_fewshot
 from ponder.eval.paths import evaluate_paths
 from ponder.fileio import atomic_write_text
-from ponder.models import DataSpec, build_model, count_parameters
+from ponder.models import SEQUENCE_MODELS, DataSpec, build_model, count_parameters
 from ponder.tasks.maze_path import extract_routes
 from ponder.train import checkpoint as ckpt
 from ponder.train.curriculum import CurriculumBatches
@@ -72,6 +74,7 @@ def open_run_dataset(config: RunConfig, path: str | Path | None = None) -> Datas
     """The run's dataset, with each maze's route (S ... G as cell indices, -1 padded) in
     `extras["routes"]` when the model answers with a path head."""
     data = open_dataset(path or config.data.path, config.data.task)
+    _needs_demonstrations(config, data)
     if config.model.head == "path":
         if data.task.name != "maze":
             raise UserError(
@@ -82,6 +85,15 @@ def open_run_dataset(config: RunConfig, path: str | Path | None = None) -> Datas
                 split.inputs, split.labels, data.spec.grid_shape
             )
     return data
+
+
+def _needs_demonstrations(config: RunConfig, data: Dataset) -> None:
+    """Sequence models and demonstration encoders read a few-shot batch's demonstrations."""
+    fewshot = bool(data.train.fewshot)
+    if config.model.name in SEQUENCE_MODELS and not fewshot:
+        raise UserError(f"model {config.model.name} needs a few-shot dataset (skills, arc)")
+    if getattr(config.model, "demo_encoder", None) is not None and not fewshot:
+        raise UserError("model.demo_encoder needs a few-shot dataset (skills, arc)")
 
 
 SPEC_KEYS = ("vocab_size", "seq_len", "num_puzzle_identifiers")
@@ -114,6 +126,8 @@ def judge_model(config: RunConfig, data: Dataset, model: nn.Module, runtime: Run
         limit=limit,
         halt_rule=config.train.halting,
     )
+    if getattr(data.task, "fewshot", False):
+        return judge_fewshot(config, data, model, common)
     if config.model.head == "path":
         constrained = config.eval.constrained_decoding
         legal_only = config.train.validity_mask  # the choice set the model was trained on
@@ -121,6 +135,17 @@ def judge_model(config: RunConfig, data: Dataset, model: nn.Module, runtime: Run
             model, data.test, constrained=constrained, legal_only=legal_only, **common
         )
     return evaluate_model(model, data.task, data.test, **common)
+
+
+def judge_fewshot(config: RunConfig, data: Dataset, model: nn.Module, common: dict):
+    """Few-shot tasks: (report, predictions, ranked candidates per task); see eval.fewshot."""
+    search = SearchSettings(config.eval.latent_search_steps, config.eval.latent_search_lr)
+    if search.steps and getattr(model.embed, "demo", None) is None:
+        raise UserError("eval.latent_search_steps needs a model with model.demo_encoder")
+    common = {k: v for k, v in common.items() if k != "halt_rule"}
+    preds = predict_fewshot(model, data.test, search=search, **common)
+    report, ranked = fewshot_report(data.test, preds, read_task_names(data.root, "test"))
+    return report, preds, ranked
 
 
 def train(

@@ -16,20 +16,30 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
     decay train.weight_decay) and vectors such as biases (train.vector_weight_decay; the
     papers decay everything alike, which is the default). The puzzle-embedding table is
     not a parameter: build_sparse_optimizer updates it."""
-    matrices, vectors = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (matrices if p.dim() >= 2 else vectors).append(p)
     decay = cfg.weight_decay if cfg.vector_weight_decay is None else cfg.vector_weight_decay
-    groups = [
-        {"params": matrices, "weight_decay": cfg.weight_decay},
-        {"params": vectors, "weight_decay": decay},
-    ]
+    groups = []
+    for encoder in (False, True):  # a demonstration encoder's parameters get their own rate
+        matrices, vectors = [], []
+        for name, p in model.named_parameters():
+            if p.requires_grad and is_encoder_parameter(name) == encoder:
+                (matrices if p.dim() >= 2 else vectors).append(p)
+        groups += [
+            {"params": matrices, "weight_decay": cfg.weight_decay, "encoder": encoder},
+            {"params": vectors, "weight_decay": decay, "encoder": encoder},
+        ]
+    groups = [g for g in groups if g["params"]]
     if cfg.optimizer == "adam_atan2":
         from adam_atan2_pytorch import AdamAtan2
 
         return AdamAtan2(groups, lr=cfg.lr, betas=cfg.betas)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas)
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+
+
+def is_encoder_parameter(name: str) -> bool:
+    """Parameters of a demonstration encoder (TokenEmbedding.demo), by name."""
+    return ".demo." in f".{name}"
 
 
 def build_sparse_optimizer(model: nn.Module, cfg: TrainConfig) -> SparseEmbeddingOptimizer:
@@ -48,22 +58,41 @@ def puzzle_emb_lr_at(step: int, cfg: TrainConfig) -> float:
     return lr_at(step, cfg) * cfg.puzzle_emb_lr / cfg.lr
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
-    """Linear warmup to cfg.lr, then constant, cosine decay to lr * lr_min_ratio, or cosine
-    with warm restarts (back to lr every `restart_every` steps after the warmup)."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
+def lr_at(
+    step: int, cfg: TrainConfig, peak: float | None = None, warmup: int | None = None
+) -> float:
+    """Linear warmup to the peak rate (cfg.lr), then constant, cosine decay to
+    peak * lr_min_ratio, or cosine with warm restarts (back to the peak after cycles of
+    restart_every steps, each restart_mult times longer than the last, after the warmup)."""
+    peak = cfg.lr if peak is None else peak
+    warmup = cfg.warmup_steps if warmup is None else warmup
+    if step < warmup:
+        return peak * (step + 1) / warmup
     if cfg.schedule == "constant":
-        return cfg.lr
-    done = step - cfg.warmup_steps
+        return peak
+    done = step - warmup
     if cfg.schedule == "cosine_restarts":
-        progress = (done % cfg.restart_every) / cfg.restart_every
+        progress = _cycle_progress(done, cfg.restart_every, cfg.restart_mult)
     else:
-        progress = done / max(1, cfg.steps - cfg.warmup_steps)
-    floor = cfg.lr * cfg.lr_min_ratio
-    return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        progress = done / max(1, cfg.steps - warmup)
+    floor = peak * cfg.lr_min_ratio
+    return floor + (peak - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+def _cycle_progress(done: int, first: int, mult: float) -> float:
+    """How far into its current warm-restart cycle step `done` is, in [0, 1)."""
+    length = float(first)
+    while done >= length:
+        done -= length
+        length *= mult
+    return done / length
+
+
+def encoder_lr_at(step: int, cfg: TrainConfig) -> float:
+    """The demonstration encoder's rate: its own peak and warmup where set."""
+    return lr_at(step, cfg, cfg.encoder_lr, cfg.encoder_warmup_steps)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float, encoder_lr: float | None = None) -> None:
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = encoder_lr if group.get("encoder") and encoder_lr is not None else lr

@@ -32,13 +32,15 @@ class StopRules:
         value = metrics.get(self.early.metric)
         if self.early.patience == 0 or value is None:
             return None
+        sign = 1.0 if self.early.mode == "max" else -1.0  # judge -loss as higher-is-better
+        value = sign * value
         if self.best is None or value > self.best + self.early.min_delta:
             self.best, self.stale = value, 0
             return None
         self.stale += 1
         if self.stale >= self.early.patience:
             return (
-                f"early stop: {self.early.metric} has not improved on {self.best:.4g} "
+                f"early stop: {self.early.metric} has not improved on {sign * self.best:.4g} "
                 f"for {self.stale} evaluations"
             )
         return None

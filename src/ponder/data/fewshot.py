@@ -1,0 +1,258 @@
+"""Write few-shot tasks (ARC, synthetic skills) in the dataset layout of part 1.
+
+Each task view (the task under one augmentation) is a puzzle with its own identifier; the
+views of one task form a group. A puzzle's examples are its test pairs and, in the training
+split, its demonstration pairs too (so a puzzle-embedding model has something to learn its
+vector from, as in HRM/TRM). Every example reaches its puzzle's demonstrations through the
+few-shot arrays (see ponder.data.format.FEWSHOT_FIELDS); an example that is itself a
+demonstration records its slot, and the loader hides that slot from it (leave-one-out).
+
+A split may hold several sets (the HRM layout allows it): the skills test split has "seen"
+(new instances of trained skills) and "unseen" (held-out skills), reported separately.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from ponder.data.format import (
+    BLANK_IDENTIFIER,
+    FORMAT_VERSION,
+    PONDER_JSON,
+    DatasetMetadata,
+    Split,
+    content_hash,
+    read_json,
+    write_identifiers,
+    write_json,
+    write_set_arrays,
+)
+from ponder.errors import UserError
+from ponder.tasks.arc import Transform, encode_view, identity, task_views
+from ponder.tasks.fewshot import NUM_COLOURS, PAD, VOCAB_SIZE, FewShotTask
+
+VIEW_WIDTH = 1 + NUM_COLOURS + 2  # dihedral, colour permutation, offset (dy, dx)
+TASKS_JSON = "tasks.json"
+
+
+@dataclass
+class FewShotSource:
+    """What to write: training tasks and the test split's named sets of tasks."""
+
+    train: list[FewShotTask]
+    test_sets: dict[str, list[FewShotTask]]
+    # Tasks whose demonstrations also become training examples under their own puzzle ids
+    # (HRM/TRM's ARC recipe for the evaluation tasks); their test pairs stay in the test split.
+    demos_in_train: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Views:
+    """How many views each split gets and whether training views are translated."""
+
+    train: int = 1
+    test: int = 1
+    translate: bool = False
+
+
+def view_to_row(t: Transform) -> np.ndarray:
+    return np.asarray([t.dihedral, *t.colours, *t.offset], dtype=np.int16)
+
+
+def row_to_view(row: np.ndarray) -> Transform:
+    row = [int(v) for v in row]
+    colours = tuple(row[1 : 1 + NUM_COLOURS])
+    return Transform(dihedral=row[0], colours=colours, offset=(row[-2], row[-1]))
+
+
+def build_fewshot_dataset(
+    out_dir: Path,
+    source: FewShotSource,
+    recipe: dict,
+    *,
+    canvas: int,
+    views: Views,
+    seed: int,
+    max_demos: int,
+    overwrite: bool = False,
+) -> Path:
+    """Write `source` into `out_dir` (atomically); an identical existing build is reused."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not overwrite:
+        if _same_recipe(out_dir, recipe):
+            return out_dir
+        raise UserError(
+            f"{out_dir} already holds a different dataset; pass --overwrite to replace it"
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        writer = _Writer(canvas, max_demos, np.random.default_rng(seed), views)
+        writer.write(tmp, source)
+        write_json(
+            tmp / PONDER_JSON,
+            {**recipe, "content_hash": content_hash(tmp), "format_version": FORMAT_VERSION},
+        )
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.rename(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def _same_recipe(out_dir: Path, recipe: dict) -> bool:
+    path = out_dir / PONDER_JSON
+    if not path.is_file():
+        return False
+    existing = read_json(path)
+    return isinstance(existing, dict) and all(existing.get(k) == v for k, v in recipe.items())
+
+
+class _Writer:
+    """Accumulates puzzles split by split, handing out puzzle identifiers as it goes."""
+
+    def __init__(self, canvas: int, max_demos: int, rng: np.random.Generator, views: Views):
+        self.canvas, self.max_demos, self.rng, self.views = canvas, max_demos, rng, views
+        self.identifiers = [BLANK_IDENTIFIER]
+        self.ids: dict[tuple[str, int], int] = {}  # (task name, view number) -> identifier
+
+    def write(self, root: Path, source: FewShotSource) -> None:
+        tests = [t for ts in source.test_sets.values() for t in ts]
+        tasks = [*source.train, *tests]
+        self.slots = max(1, min(self.max_demos, max(len(t.train) for t in tasks)))
+        test_views = {t.name: self._views(t, self.views.test, False) for t in tests}
+        train = [
+            (t, self._views(t, self.views.train, self.views.translate), True) for t in source.train
+        ]
+        # demos only (False): these tasks' test pairs belong to the test split
+        train += [(t, test_views[t.name], False) for t in tests if t.name in source.demos_in_train]
+        test_sets = {
+            name: [(t, test_views[t.name], None) for t in ts]
+            for name, ts in source.test_sets.items()
+        }
+        written = [self._write_split(root, "train", {"all": train})]
+        written.append(self._write_split(root, "test", test_sets))
+        for split_dir, metadata in written:  # only now is the number of identifiers known
+            metadata = replace(metadata, num_puzzle_identifiers=len(self.identifiers))
+            write_json(split_dir / "dataset.json", metadata.to_json())
+        write_identifiers(root, self.identifiers)
+
+    def _views(self, task: FewShotTask, count: int, translate: bool) -> list[Transform]:
+        if count <= 1 and not translate:
+            return [identity()]
+        return task_views(task, self.rng, count, translate=translate, canvas=self.canvas)
+
+    def _write_split(self, root: Path, name: str, sets: dict[str, list]):
+        """Write each set's arrays and tasks.json; returns (split dir, metadata to write)."""
+        split_dir = root / name
+        split_dir.mkdir(parents=True)
+        parts = {s: self._make_set(entries) for s, entries in sets.items()}
+        for set_name, part in parts.items():
+            write_set_arrays(split_dir, set_name, part)
+        names = {s: [e[0].name for e in entries] for s, entries in sets.items()}
+        skills = {s: [e[0].skill for e in entries] for s, entries in sets.items()}
+        write_json(split_dir / TASKS_JSON, {"tasks": names, "skills": skills})
+        metadata = DatasetMetadata(
+            pad_id=PAD,
+            ignore_label_id=PAD,  # cells off the answer grid are not part of the answer
+            blank_identifier_id=0,
+            vocab_size=VOCAB_SIZE,
+            seq_len=self.canvas * self.canvas,
+            num_puzzle_identifiers=0,  # set by `write` once every split has its ids
+            total_groups=sum(p.num_groups for p in parts.values()),
+            mean_puzzle_examples=_mean_examples(parts.values()),
+            sets=tuple(parts),
+            total_puzzles=sum(p.num_puzzles for p in parts.values()),
+        )
+        return split_dir, metadata
+
+    def _identifier(self, task: FewShotTask, view: int) -> int:
+        key = (task.name, view)
+        if key not in self.ids:
+            self.ids[key] = len(self.identifiers)
+            self.identifiers.append(f"{task.name}|{view}")
+        return self.ids[key]
+
+    def _make_set(self, entries: list) -> Split:
+        """entries: (task, views, demos_as_examples: True / False / None = test pairs only)."""
+        rows: dict[str, list] = {k: [] for k in ("inputs", "labels", "slot", "test_index")}
+        puzzles: dict[str, list] = {k: [] for k in ("ids", "starts", "demo_in", "demo_out")}
+        puzzles.update(counts=[], views=[])
+        groups = [0]
+        for task, views, demos in entries:
+            for v, view in enumerate(views):
+                puzzles["starts"].append(len(rows["inputs"]))
+                puzzles["ids"].append(self._identifier(task, v))
+                self._add_puzzle(task, view, demos, rows, puzzles)
+            groups.append(len(puzzles["ids"]))
+        puzzles["starts"].append(len(rows["inputs"]))
+        return self._as_split(rows, puzzles, groups)
+
+    def _add_puzzle(self, task, view, demos, rows, puzzles) -> None:
+        encode = lambda g: encode_view(g, view, self.canvas)  # noqa: E731
+        shown = task.train[: self.slots]
+        blank = np.zeros(self.canvas * self.canvas, dtype=np.uint8)
+        demo_in = [encode(p.input) for p in shown] + [blank] * (self.slots - len(shown))
+        demo_out = [encode(p.output) for p in shown] + [blank] * (self.slots - len(shown))
+        puzzles["demo_in"].append(np.stack(demo_in))
+        puzzles["demo_out"].append(np.stack(demo_out))
+        puzzles["counts"].append(len(shown))
+        puzzles["views"].append(view_to_row(view))
+        if demos and len(shown) >= 2:  # a lone demonstration would leave nothing to encode
+            for slot, pair in enumerate(shown):
+                self._add_example(rows, encode(pair.input), encode(pair.output), slot, -1)
+        if demos is not False:  # tasks only here for their demos keep their tests for test
+            for j, pair in enumerate(task.test):
+                out = blank if pair.output is None else encode(pair.output)
+                self._add_example(rows, encode(pair.input), out, -1, j)
+
+    @staticmethod
+    def _add_example(rows, inputs, labels, slot: int, test_index: int) -> None:
+        rows["inputs"].append(inputs)
+        rows["labels"].append(labels)
+        rows["slot"].append(slot)
+        rows["test_index"].append(test_index)
+
+    def _as_split(self, rows, puzzles, groups) -> Split:
+        length = self.canvas * self.canvas
+        n = len(rows["inputs"])
+        stack = lambda xs: np.stack(xs).astype(np.uint8) if xs else np.zeros((0, length), np.uint8)  # noqa: E731
+        fewshot = {
+            "demo_inputs": np.stack(puzzles["demo_in"]).astype(np.uint8),
+            "demo_labels": np.stack(puzzles["demo_out"]).astype(np.uint8),
+            "demo_counts": np.asarray(puzzles["counts"], dtype=np.int32),
+            "example_slot": np.asarray(rows["slot"], dtype=np.int32).reshape(n),
+            "example_test_index": np.asarray(rows["test_index"], dtype=np.int32).reshape(n),
+            "puzzle_views": np.stack(puzzles["views"]).astype(np.int16),
+        }
+        metadata = DatasetMetadata(PAD, PAD, 0, VOCAB_SIZE, length, 0, len(groups) - 1, 0.0)
+        return Split(
+            metadata=metadata,
+            inputs=stack(rows["inputs"]),
+            labels=stack(rows["labels"]),
+            puzzle_identifiers=np.asarray(puzzles["ids"], dtype=np.int32),
+            puzzle_indices=np.asarray(puzzles["starts"], dtype=np.int32),
+            group_indices=np.asarray(groups, dtype=np.int32),
+            fewshot=fewshot,
+        )
+
+
+def _mean_examples(parts) -> float:
+    parts = list(parts)
+    puzzles = sum(p.num_puzzles for p in parts)
+    return sum(p.num_examples for p in parts) / max(1, puzzles)
+
+
+def read_task_names(root: Path, split: str) -> dict[str, list[str]]:
+    """The original task name of every group, per set, as the builder wrote them."""
+    data = read_json(Path(root) / split / TASKS_JSON)
+    if not isinstance(data, dict) or "tasks" not in data:
+        raise UserError(f"{Path(root) / split / TASKS_JSON}: not a few-shot task list")
+    return data["tasks"]

@@ -1,0 +1,198 @@
+"""Few-shot evaluation (ARC, skills): predict every test example, undo its augmentation,
+vote across the views of each test input, rank and score pass@k.
+
+Every view of a task (dihedral transform, colour permutation) gives one candidate answer
+for each test input once its augmentation is inverted; identical candidates pool their
+votes, and candidates are ranked by votes, then by mean halting confidence (sigmoid of
+q_halt), as in HRM/TRM. pass@k counts a test input right when one of its k best candidates
+is exactly the answer (shape and colours); a task counts only when all its test inputs do.
+Reported per set of the test split (skills: "seen" and "unseen") and overall.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ponder.data.fewshot import row_to_view
+from ponder.data.format import Split
+from ponder.data.loader import eval_batches
+from ponder.eval.evaluate import wilson_interval
+from ponder.eval.latent_search import search_latents
+from ponder.tasks.arc import Candidate, decode_view, rank_candidates, score
+
+
+@dataclass
+class FewShotPredictions:
+    tokens: np.ndarray  # (N, L) argmax tokens after the last segment
+    confidence: np.ndarray  # (N,) sigmoid(q_halt) of the last segment
+    index: np.ndarray  # (N,) example positions in the split
+    loss: float  # mean cross-entropy per answer cell (labels other than padding)
+    latents: np.ndarray | None  # (N, Z) the demonstration encoder's task vectors
+
+
+@dataclass
+class SearchSettings:
+    """Test-time latent search (LPN): gradient steps on each task vector to fit the
+    demonstrations before answering the query; 0 steps: off."""
+
+    steps: int = 0
+    lr: float = 0.1
+
+
+@torch.no_grad()
+def predict_fewshot(
+    model: nn.Module,
+    split: Split,
+    *,
+    n_sup: int,
+    batch_size: int,
+    device: torch.device,
+    limit: int = 0,
+    search: SearchSettings | None = None,
+) -> FewShotPredictions:
+    """Run each test example for all n_sup segments from a fresh carry."""
+    tokens, conf, index, latents = [], [], [], []
+    loss_sum = cells = 0.0
+    for batch in eval_batches(split, batch_size):
+        if limit and sum(len(i) for i in index) >= limit:
+            break
+        batch = {k: v.to(device) for k, v in batch.items()}
+        if search is not None and search.steps > 0:
+            with torch.enable_grad():
+                batch["demo_latent"] = search_latents(model, batch, n_sup, search.steps, search.lr)
+        out = _run(model, batch, n_sup)
+        answer = batch["labels"] != split.metadata.pad_id  # (B, L) cells of the answer grid
+        ce = F.cross_entropy(out.logits.float().transpose(1, 2), batch["labels"], reduction="none")
+        loss_sum += float((ce * answer).sum())
+        cells += float(answer.sum())
+        tokens.append(out.logits.argmax(-1).cpu().numpy())
+        conf.append(torch.sigmoid(out.q_halt.float()).cpu().numpy())
+        index.append(batch["index"].cpu().numpy())
+        latent = (out.stats or {}).get("encoder_latent", batch.get("demo_latent"))
+        if latent is not None:
+            latents.append(latent.float().cpu().numpy())
+    cut = limit or None
+    return FewShotPredictions(
+        tokens=np.concatenate(tokens)[:cut],
+        confidence=np.concatenate(conf)[:cut],
+        index=np.concatenate(index)[:cut],
+        loss=loss_sum / max(cells, 1.0),
+        latents=np.concatenate(latents)[:cut] if latents else None,
+    )
+
+
+def _run(model: nn.Module, batch: dict, n_sup: int):
+    carry = model.init_carry(batch["inputs"].shape[0], batch["inputs"].device)
+    for _ in range(n_sup):
+        carry, out = model(carry, batch)
+    return out
+
+
+def rank_views(
+    split: Split, preds: FewShotPredictions, task_names: list[str]
+) -> tuple[dict[str, list], dict[str, list]]:
+    """(ranked candidates, truths) per task name and test input, augmentations undone."""
+    side = int(round(split.metadata.seq_len**0.5))
+    fs = split.fewshot
+    puzzles = np.searchsorted(split.puzzle_indices, preds.index, side="right") - 1
+    groups = np.searchsorted(split.group_indices, puzzles, side="right") - 1
+    candidates: dict[tuple[str, int], list] = defaultdict(list)
+    truths: dict[tuple[str, int], np.ndarray | None] = {}
+    for row, example in enumerate(preds.index):
+        view = row_to_view(fs["puzzle_views"][puzzles[row]])
+        key = (task_names[groups[row]], int(fs["example_test_index"][example]))
+        grid = decode_view(preds.tokens[row], view, side)
+        candidates[key].append(Candidate(grid, float(preds.confidence[row])))
+        label = split.labels[example]
+        truths[key] = decode_view(label, view, side) if label.any() else None
+    ranked: dict[str, list] = defaultdict(list)
+    truth_lists: dict[str, list] = defaultdict(list)
+    for name, test_index in sorted(candidates):
+        ranked[name].append(rank_candidates(candidates[(name, test_index)]))
+        truth_lists[name].append(truths[(name, test_index)])
+    return dict(ranked), dict(truth_lists)
+
+
+def fewshot_report(
+    split: Split, preds: FewShotPredictions, names_by_set: dict[str, list[str]]
+) -> tuple[dict, dict]:
+    """Scores overall and per set; returns (report, ranked candidates per task)."""
+    task_names = [name for names in names_by_set.values() for name in names]
+    ranked, truths = rank_views(split, preds, task_names)
+    known = {name: t for name, t in truths.items() if all(x is not None for x in t)}
+    report: dict = {"val_loss": preds.loss}
+    report.update(_scores({n: ranked[n] for n in known}, known))
+    for set_name, names in names_by_set.items():
+        chosen = [n for n in names if n in known]
+        if len(names_by_set) > 1 and chosen:
+            scores = _scores({n: ranked[n] for n in chosen}, {n: known[n] for n in chosen})
+            report.update({f"{set_name}_{k}": v for k, v in scores.items()})
+    if preds.latents is not None:
+        report.update(_collapse(split, preds))
+    return report, ranked
+
+
+def _scores(ranked: dict, truths: dict) -> dict:
+    if not truths:
+        return {"n": 0, "n_tasks": 0}
+    found = score(ranked, truths, ks=(1, 2))
+    n = int(found["n_test_inputs"])
+    hits = round(found["pass@1"] * n)
+    low, high = wilson_interval(hits, n)
+    return {
+        "n": n,
+        "n_tasks": int(found["n_tasks"]),
+        "exact": float(found["pass@1"]),  # the number training selects and stops on
+        "exact_ci_low": low,
+        "exact_ci_high": high,
+        "pass1": float(found["pass@1"]),
+        "pass2": float(found["pass@2"]),
+        "task_pass1": float(found["task_pass@1"]),
+        "task_pass2": float(found["task_pass@2"]),
+    }
+
+
+def _collapse(split: Split, preds: FewShotPredictions) -> dict:
+    from ponder.models.conditioning import collapse_stats
+
+    puzzles = np.searchsorted(split.puzzle_indices, preds.index, side="right") - 1
+    groups = np.searchsorted(split.group_indices, puzzles, side="right") - 1
+    latents = torch.from_numpy(preds.latents)
+    found = collapse_stats(latents, torch.from_numpy(groups))  # one vector per task
+    rms = found["encoder_norm"] / max(latents.shape[-1], 1) ** 0.5
+    found["encoder_spread_relative"] = found["encoder_spread"] / max(rms, 1e-12)
+    return {f"eval_{k}": float(v) for k, v in found.items()}
+
+
+def format_fewshot_report(report: dict, title: str = "") -> str:
+    lines = [title] if title else []
+    lo, hi = report.get("exact_ci_low", 0.0), report.get("exact_ci_high", 0.0)
+    lines.append(
+        f"pass@1 {100 * report.get('pass1', 0):6.2f}%  pass@2 {100 * report.get('pass2', 0):6.2f}%"
+        f"  per test input (n={report.get('n', 0)}; pass@1 CI {100 * lo:.1f}-{100 * hi:.1f})"
+    )
+    lines.append(
+        f"tasks  pass@1 {100 * report.get('task_pass1', 0):6.2f}%  "
+        f"pass@2 {100 * report.get('task_pass2', 0):6.2f}%  (n={report.get('n_tasks', 0)} tasks)"
+    )
+    for key in sorted(k for k in report if k.endswith("_pass2") and not k.startswith("task")):
+        set_name = key.removesuffix("_pass2")
+        if set_name in ("task",) or set_name.endswith("_task"):
+            continue
+        lines.append(
+            f"set {set_name:<8} pass@1 {100 * report[set_name + '_pass1']:6.2f}%  "
+            f"pass@2 {100 * report[key]:6.2f}%  (n={report[set_name + '_n']})"
+        )
+    lines.append(f"val loss {report['val_loss']:.4f} per answer cell")
+    if "eval_encoder_spread_relative" in report:
+        lines.append(
+            f"encoder  spread across tasks {report['eval_encoder_spread_relative']:.3g} of its "
+            f"size, mean cosine {report['eval_encoder_cosine']:.3f}"
+        )
+    return "\n".join(lines)

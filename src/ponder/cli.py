@@ -266,13 +266,17 @@ def _add_eval_solve(sub) -> None:
 
 def _eval(args) -> int:
     from ponder.eval.evaluate import format_report
+    from ponder.eval.fewshot import format_fewshot_report
     from ponder.eval.run import evaluate_run
 
     report = evaluate_run(args.run_dir, data=args.data, device=args.device)
+    title = f"{args.run_dir} on {report['data']}"
     if args.json:
         print(json.dumps(report, indent=2))
+    elif "pass2" in report:  # a few-shot task
+        print(format_fewshot_report(report, title=title))
     else:
-        print(format_report(report, title=f"{args.run_dir} on {report['data']}"))
+        print(format_report(report, title=title))
         print("saved " + " and ".join(report["files"].values()))
     return 0
 

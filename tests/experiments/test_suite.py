@@ -1,5 +1,5 @@
-"""Experiment suites: decision rules, resumption, validation, stop rules, results files,
-and one real tiny suite."""
+"""Experiment suites: decision rules, resumption, validation before training, the
+encoder-debug suite, the CLI and one real tiny suite. Fixtures: conftest.py."""
 
 from __future__ import annotations
 
@@ -11,109 +11,13 @@ import pytest
 import yaml
 from support import tiny_config, write
 
-from ponder.config import FailFastRule, dump_config
-from ponder.errors import TrainingDiverged, UserError
+from ponder.errors import UserError
 from ponder.experiments.cli import add_suite_parser
-from ponder.experiments.suite import (
-    Condition,
-    RunResult,
-    SeedResult,
-    decide,
-    default_train,
-    load_suite,
-    run_suite,
-)
+from ponder.experiments.runs import RunResult, SeedResult
+from ponder.experiments.schema import override_strings
+from ponder.experiments.suite import decide, load_suite, run_suite
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class FakeTrainer:
-    """Leaves what ponder's trainer leaves (config.yaml, summary.json) with chosen exact
-    values: `exact` maps a run id to one value, or one per seed."""
-
-    def __init__(self, exact: dict, *, interrupt_at: int = 0, stopped=(), diverged=()):
-        self.exact, self.interrupt_at = exact, interrupt_at
-        self.stopped, self.diverged = set(stopped), set(diverged)
-        self.calls: list[str] = []
-
-    def __call__(self, config) -> Path:
-        run_dir = config.resolved_run_dir()
-        self.calls.append(run_dir.name)
-        if len(self.calls) == self.interrupt_at:
-            raise KeyboardInterrupt
-        run_id, seed = run_dir.name.rsplit("-s", 1)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(dump_config(config))
-        if run_id in self.diverged:
-            raise TrainingDiverged("loss is not finite")
-        value = self.exact.get(run_id, 0.0)
-        value = value[int(seed)] if isinstance(value, list) else value
-        summary = {
-            "model": "trm",
-            "params": 1000,
-            "steps": config.train.steps,
-            "train_seconds": 0.5,
-            "best_exact": value,
-            "stopped_early": "fail-fast: exact < 0.2" if run_id in self.stopped else None,
-            "final_eval": {"exact": value, "exact_ci_low": value / 2},
-        }
-        (run_dir / "summary.json").write_text(json.dumps(summary))
-        return run_dir
-
-
-def never_train(config) -> Path:
-    raise AssertionError(f"trained {config.resolved_run_dir()}")
-
-
-@pytest.fixture
-def preset(tmp_path) -> Path:
-    """A run preset whose dataset is an empty directory: the fake trainer never opens it."""
-    config = tiny_config(tmp_path, tmp_path / "unused")
-    return write(tmp_path / "preset.yaml", yaml.safe_dump(config.to_dict()))
-
-
-def toy_suite(preset: Path, out: Path) -> dict:
-    """The seed's decision tree in small: a baseline, an encoder, a diagnostic, a tuned
-    variant and a full-data run."""
-    cfg = str(preset)
-    return {
-        "name": "toy",
-        "out": str(out),
-        "runs": {
-            "base": {"config": cfg},
-            "enc": {"config": cfg, "overrides": ["train.lr=0.002"], "seeds": [0, 1]},
-            "diag": {"config": cfg, "overrides": {"train.lr": 3e-3}},
-            "tuned": {"config": cfg, "overrides": ["train.lr=5e-4"]},
-            "full": {"config": cfg, "overrides": ["train.steps=8"], "after": ["base"]},
-        },
-        "phases": [
-            {
-                "name": "phase1",
-                "runs": ["base", "enc", "diag"],
-                "decide": [
-                    {"if": "base.metric < 0.9", "then": "stop", "say": "DEBUG BASELINE"},
-                    {"if": "enc.metric >= 0.9", "then": "phase4", "say": "SUCCESS"},
-                    {"if": "diag.metric < 0.9", "then": "stop", "say": "FIX INTERFACE"},
-                    {"else": "phase3"},
-                ],
-            },
-            {
-                "name": "phase3",
-                "runs": ["tuned"],
-                "decide": [
-                    {"if": "any(tuned, enc).metric >= 0.9", "then": "phase4", "say": "SUCCESS"},
-                    {"else": "stop", "say": "REDESIGN"},
-                ],
-            },
-            {"name": "phase4", "runs": ["full"]},
-        ],
-    }
-
-
-def write_suite(tmp_path: Path, raw: dict, name: str = "suite.yaml") -> Path:
-    return write(tmp_path / name, yaml.safe_dump(raw, sort_keys=False))
-
-
 PASSED_PHASE1 = {"base": 1.0, "enc": 0.5, "diag": 1.0}
 
 
@@ -127,9 +31,11 @@ PASSED_PHASE1 = {"base": 1.0, "enc": 0.5, "diag": 1.0}
         (PASSED_PHASE1 | {"tuned": 0.1}, ["phase1", "phase3"], "REDESIGN"),
     ],
 )
-def test_decision_rules_pick_the_path(tmp_path, preset, exact, path, outcome):
-    fake = FakeTrainer(exact)
-    report = run_suite(load_suite(write_suite(tmp_path, toy_suite(preset, tmp_path / "out"))), fake)
+def test_decision_rules_pick_the_path(
+    tmp_path, toy_suite, write_suite, fake_trainer, exact, path, outcome
+):
+    fake = fake_trainer(exact)
+    report = run_suite(load_suite(write_suite(toy_suite)), fake)
     assert report.path == path and report.outcome == outcome
     assert fake.calls[:4] == ["base-s0", "enc-s0", "enc-s1", "diag-s0"]
     state = json.loads((tmp_path / "out" / "state.json").read_text())
@@ -137,28 +43,22 @@ def test_decision_rules_pick_the_path(tmp_path, preset, exact, path, outcome):
     assert [d["phase"] for d in state["decisions"]] == path
 
 
-def test_an_interrupted_suite_continues_and_decides_the_same(tmp_path, preset):
+def test_an_interrupted_suite_continues_and_decides_the_same(
+    tmp_path, toy_suite, write_suite, fake_trainer, never_train
+):
     exact = {"base": 1.0, "enc": 0.5, "diag": 1.0, "tuned": 0.95, "full": 0.7}
-    file = write_suite(tmp_path, toy_suite(preset, tmp_path / "out"))
+    file = write_suite(toy_suite)
     with pytest.raises(KeyboardInterrupt):
-        run_suite(load_suite(file), FakeTrainer(exact, interrupt_at=3))
+        run_suite(load_suite(file), fake_trainer(exact, interrupt_at=3))
     state = json.loads((tmp_path / "out" / "state.json").read_text())
     assert state["status"] == "running" and set(state["runs"]) == {"base-s0", "enc-s0"}
-    again = FakeTrainer(exact)
+    again = fake_trainer(exact)
     report = run_suite(load_suite(file), again)
     assert again.calls == ["enc-s1", "diag-s0", "tuned-s0", "full-s0"]  # not base, enc-s0
     assert report.path == ["phase1", "phase3", "phase4"] and report.outcome == "SUCCESS"
     assert report.trained == again.calls
     third = run_suite(load_suite(file), never_train)  # everything finished: nothing trains
     assert third.decisions == report.decisions
-
-
-def test_a_finished_run_of_another_config_is_refused(tmp_path, preset):
-    raw = toy_suite(preset, tmp_path / "out")
-    run_suite(load_suite(write_suite(tmp_path, raw)), FakeTrainer({"base": 0.1}))
-    raw["runs"]["base"]["overrides"] = ["train.lr=0.01"]
-    with pytest.raises(UserError, match=r"another config \(differs at train.lr\)"):
-        run_suite(load_suite(write_suite(tmp_path, raw)), never_train)
 
 
 def _break(raw: dict, change: str) -> None:
@@ -205,82 +105,13 @@ def _break(raw: dict, change: str) -> None:
         ("rule form", r"'phases.0.decide.3': a rule is either"),
     ],
 )
-def test_validation_refuses_before_anything_trains(tmp_path, preset, change, message):
-    raw = toy_suite(preset, tmp_path / "out")
-    _break(raw, change)
+def test_validation_refuses_before_anything_trains(
+    tmp_path, toy_suite, write_suite, never_train, change, message
+):
+    _break(toy_suite, change)
     with pytest.raises(UserError, match=message):
-        run_suite(load_suite(write_suite(tmp_path, raw)), never_train)
+        run_suite(load_suite(write_suite(toy_suite)), never_train)
     assert not (tmp_path / "out").exists() and not Path("hacked").exists()
-
-
-def test_conditions_are_a_small_safe_language():
-    values = {"a": {"metric": 0.5, "stopped": False}, "b": {"metric": 0.95, "stopped": True}}
-
-    def holds(text: str) -> bool:
-        return Condition.parse(text, "test").evaluate(lambda run, attr: values[run][attr])
-
-    assert holds("a.metric < 0.9 and b.metric >= 0.9")
-    assert holds("not (a.metric > 0.9 or a.stopped)") and holds("b.stopped")
-    assert holds("any(a, b).metric >= 0.9") and not holds("all(a, b).metric >= 0.9")
-    assert holds("0.2 < a.metric <= 0.5") and holds("b.metric > a.metric")
-    assert holds("any(a, b).stopped") and not holds("all(a, b).stopped")
-    assert Condition.parse("any(a, b).metric > c.metric", "t").runs == {"a", "b", "c"}
-    for unsafe in ["a.metric", "a.__class__ < 1", "open('x')", "a.metric < b", "[1] == [1]"]:
-        with pytest.raises(UserError, match="not allowed"):
-            Condition.parse(unsafe, "test")
-
-
-def test_stop_rules_become_fail_fast(tmp_path, preset):
-    raw = toy_suite(preset, tmp_path / "out")
-    raw["stop_rules"] = [{"metric": "exact", "below": 0.2, "at": 0.5}]
-    raw["runs"]["tuned"]["overrides"] = ["train.steps=10", "train.eval_every=4"]
-    raw["runs"]["full"]["overrides"] = [
-        "train.steps=10",
-        "train.fail_fast=[{step: 9, below: 0.5}]",
-    ]
-    plan = load_suite(write_suite(tmp_path, raw))
-    base = plan.configs["base", 0].train  # 6 steps, evaluated only at the end
-    assert base.fail_fast == [FailFastRule(step=3, metric="exact", below=0.2)]
-    assert base.eval_every == 3  # so that step 3 is evaluated
-    tuned = plan.configs["tuned", 0].train  # evaluates every 4: judged at step 8
-    assert tuned.fail_fast[0].step == 5 and tuned.eval_every == 4
-    full = plan.configs["full", 0].train  # the preset's own rule is kept
-    assert [r.step for r in full.fail_fast] == [9, 5] and full.eval_every == 5
-    raw["stop_rules"] = [{"below": 0.2, "at": 0.95}]  # step 6 of 6: never judged
-    with pytest.raises(UserError, match="falls on step 6 of 6"):
-        load_suite(write_suite(tmp_path, raw))
-
-
-def test_results_files_and_failed_or_stopped_runs(tmp_path, preset):
-    raw = toy_suite(preset, tmp_path / "out")
-    raw["phases"][0]["decide"].insert(
-        0, {"if": "diag.stopped and enc.metric == 0", "then": "stop", "say": "BROKEN"}
-    )
-    fake = FakeTrainer({"base": 1.0, "diag": 0.1}, stopped={"diag"}, diverged={"enc"})
-    report = run_suite(load_suite(write_suite(tmp_path, raw)), fake)
-    assert report.outcome == "BROKEN" and report.results["enc"].status == "failed"
-    out = tmp_path / "out"
-    md = (out / "results.md").read_text()
-    assert "| run | seeds | status | exact mean |" in md and "| tuned | 0 | not run |" in md
-    assert "| diag | 0 | stopped | 0.1 |" in md and "fail-fast" in md
-    rows = (out / "results.csv").read_text().splitlines()
-    assert rows[0].startswith("run,seed,status,exact,params") and len(rows) == 5
-    assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"
-    assert "loss is not finite" in (out / "enc-s0" / "failed.json").read_text()
-    again = FakeTrainer({})
-    assert run_suite(load_suite(write_suite(tmp_path, raw)), again).outcome == "BROKEN"
-    assert again.calls == []  # the diverged run is an outcome, not retrained
-
-
-def test_default_train_resumes_a_run_with_a_checkpoint(tmp_path, monkeypatch, preset):
-    calls = []
-    monkeypatch.setattr("ponder.train.launch.train", lambda config, **kw: calls.append(kw))
-    config = tiny_config(tmp_path, tmp_path / "run")
-    default_train(config)
-    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
-    (tmp_path / "run" / "checkpoints" / "last.safetensors").write_bytes(b"")
-    default_train(config)
-    assert calls == [{"overwrite": False}, {"resume": True}]
 
 
 def _results(values: dict[str, float]) -> dict[str, RunResult]:
@@ -311,6 +142,33 @@ def test_the_encoder_debug_suite_is_well_formed():
         assert (decision.next, decision.say) == (target, say), (phase.name, values)
 
 
+def _override(run, key: str) -> str | None:
+    return dict(o.split("=", 1) for o in override_strings(run.overrides)).get(key)
+
+
+def test_the_encoder_debug_suite_clips_gradients_where_the_seed_plan_does():
+    """ponder clips at 1.0 by default; the plan's runs without clipping must turn it off,
+    so that E5 (clipping added) differs from E1v2 (none)."""
+    plan = load_suite(REPO / "experiments" / "encoder_debug.yaml", check_files=False)
+    clip = {run_id: _override(run, "train.grad_clip") for run_id, run in plan.spec.runs.items()}
+    unclipped = ["E0v2", "E1v2", "E_diag1", "E2_lpn", "E3_lpn_var", "E4_lower_lr", "E7_attention"]
+    assert {run: clip[run] for run in unclipped} == dict.fromkeys(unclipped, "0")
+    assert clip["E5_grad_clip"] == clip["E6_combined"] == "1.0"
+    runs = [(r.config, tuple(override_strings(r.overrides))) for r in plan.spec.runs.values()]
+    assert len(set(runs)) == len(runs)  # no two runs are the same experiment
+
+
+def test_names_used_elsewhere_are_still_importable_from_suite():
+    from ponder.experiments import suite
+
+    used = ["format_plan", "load_suite", "read_experiment_file", "run_suite"]  # by cli.py
+    used += ["FAILED_NAME", "StopRule", "TrainFn", "build_run_config", "csv_text"]
+    used += ["default_train", "markdown_table", "override_strings", "parse_schema"]
+    used += ["train_seed", "yaml_value", "Condition", "RunResult", "SeedResult", "decide"]
+    assert [name for name in used if not hasattr(suite, name)] == []
+    assert set(used) <= set(suite.__all__)
+
+
 def _cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ponder")
     add_suite_parser(parser.add_subparsers())
@@ -318,16 +176,18 @@ def _cli(argv: list[str]) -> int:
     return args.handler(args)
 
 
-def test_cli_dry_run_prints_the_plan_and_trains_nothing(tmp_path, preset, capsys, monkeypatch):
+def test_cli_dry_run_prints_the_plan_and_trains_nothing(
+    tmp_path, toy_suite, write_suite, never_train, capsys, monkeypatch
+):
     monkeypatch.setattr("ponder.experiments.suite.default_train", never_train)
-    file = write_suite(tmp_path, toy_suite(preset, tmp_path / "out"))
+    file = write_suite(toy_suite)
     assert _cli(["suite", str(file), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "phase phase1: base, enc, diag" in out and "enc-s1" in out and "[new]" in out
     assert not (tmp_path / "out").exists()
 
 
-def test_a_real_tiny_suite(tmp_path, tiny_maze_dir, capsys):
+def test_a_real_tiny_suite(tmp_path, tiny_maze_dir, write_suite, never_train, capsys):
     config = tiny_config(tiny_maze_dir, tmp_path / "unused", train={"steps": 4})
     preset = write(tmp_path / "tiny.yaml", yaml.safe_dump(config.to_dict()))
     raw = {
@@ -339,7 +199,7 @@ def test_a_real_tiny_suite(tmp_path, tiny_maze_dir, capsys):
             "second": {"config": str(preset), "overrides": ["model.n=1"], "after": ["first"]},
         },
     }
-    file = write_suite(tmp_path, raw)
+    file = write_suite(raw)
     assert _cli(["suite", str(file)]) == 0
     out = tmp_path / "out"
     for name in ("first-s0", "second-s0"):

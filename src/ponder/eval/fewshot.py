@@ -13,18 +13,28 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ponder.data.fewshot import row_to_view
+from ponder.data.fewshot import read_task_names, row_to_view
 from ponder.data.format import Split
 from ponder.data.loader import eval_batches
 from ponder.eval.evaluate import wilson_interval
 from ponder.eval.latent_search import search_latents
-from ponder.tasks.arc import Candidate, decode_view, rank_candidates, score
+from ponder.tasks.arc import (
+    Candidate,
+    decode_view,
+    pass_at_k,
+    rank_candidates,
+    score,
+    write_submission,
+)
+from ponder.tasks.fewshot import FewShotTask, Pair
+from ponder.tasks.fewshot_render import render_task_png
 
 
 @dataclass
@@ -196,3 +206,48 @@ def format_fewshot_report(report: dict, title: str = "") -> str:
             f"size, mean cosine {report['eval_encoder_cosine']:.3f}"
         )
     return "\n".join(lines)
+
+
+def write_fewshot_outputs(data, ranked: dict, out_dir: Path, count: int) -> dict[str, str]:
+    """eval/submission.json (ARC Prize format: two attempts per test input) and PNGs of up
+    to `count` tasks with their top answers, wrong ones first."""
+    files = {"submission": str(write_submission(out_dir / "submission.json", ranked))}
+    tasks = split_tasks(data.test, read_task_names(data.root, "test"))
+    wrong = [t for t in tasks if not _all_right(t, ranked.get(t.name, []))]
+    right = [t for t in tasks if t not in wrong]
+    for i, task in enumerate((wrong + right)[:count]):
+        best = [answers[0].grid if answers else None for answers in ranked.get(task.name, [])]
+        render_task_png(task, out_dir / f"task-{i}.png", predictions=best)
+        files[f"task-{i}"] = str(out_dir / f"task-{i}.png")
+    return files
+
+
+def _all_right(task: FewShotTask, answers: list) -> bool:
+    if len(answers) != len(task.test):
+        return False
+    return all(a and pass_at_k(a, p.output, 1) for a, p in zip(answers, task.test, strict=True))
+
+
+def split_tasks(split: Split, names_by_set: dict[str, list[str]]) -> list[FewShotTask]:
+    """Each group's task as seen in its first view (the identity for test splits): its
+    demonstrations, and its test pairs in test-index order."""
+    names = [n for ns in names_by_set.values() for n in ns]
+    fs, side = split.fewshot, int(round(split.metadata.seq_len**0.5))
+    tasks = []
+    for group, name in enumerate(names):
+        puzzle = int(split.group_indices[group])
+        view = row_to_view(fs["puzzle_views"][puzzle])
+        demos = [
+            Pair(decode_view(fs["demo_inputs"][puzzle, k], view, side),
+                 decode_view(fs["demo_labels"][puzzle, k], view, side))
+            for k in range(int(fs["demo_counts"][puzzle]))
+        ]  # fmt: skip
+        examples = range(split.puzzle_indices[puzzle], split.puzzle_indices[puzzle + 1])
+        tests = sorted((int(fs["example_test_index"][e]), e) for e in examples)
+        pairs = [
+            Pair(decode_view(split.inputs[e], view, side),
+                 decode_view(split.labels[e], view, side) if split.labels[e].any() else None)
+            for t, e in tests if t >= 0
+        ]  # fmt: skip
+        tasks.append(FewShotTask(name=name, train=tuple(demos), test=tuple(pairs)))
+    return tasks

@@ -10,6 +10,7 @@ import torch
 
 from ponder.errors import UserError
 from ponder.eval.evaluate import write_samples_png
+from ponder.eval.fewshot import write_fewshot_outputs
 from ponder.fileio import atomic_write_text, read_text_file
 from ponder.tasks.maze_path import greedy_routes, route_to_answer
 from ponder.train.launch import judge_model, load_run
@@ -23,6 +24,9 @@ def evaluate_run(run_dir: Path, data: Path | None = None, device: str | None = N
         report, preds, verdicts = judge_model(run.config, run.data, run.model, run.runtime)
     out_dir = Path(run_dir) / "eval"
     out_dir.mkdir(parents=True, exist_ok=True)
+    if getattr(run.data.task, "fewshot", False):
+        files = write_fewshot_outputs(run.data, verdicts, out_dir, run.config.eval.samples_png)
+        return _finish(report, run, out_dir, files)
     samples = (
         None
         if run.config.model.head == "path"
@@ -35,11 +39,14 @@ def evaluate_run(run_dir: Path, data: Path | None = None, device: str | None = N
             run.config.eval.samples_png,
         )
     )
+    return _finish(report, run, out_dir, {} if samples is None else {"samples": str(samples)})
+
+
+def _finish(report: dict, run, out_dir: Path, files: dict) -> dict:
+    """Record where the report came from and write eval/metrics.json."""
     report["data"] = str(run.data.root)
     report["checkpoint"] = str(run.checkpoint)
-    report["files"] = {"metrics": str(out_dir / "metrics.json")}
-    if samples is not None:
-        report["files"]["samples"] = str(samples)
+    report["files"] = {"metrics": str(out_dir / "metrics.json"), **files}
     atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=2) + "\n")
     return report
 

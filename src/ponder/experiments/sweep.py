@@ -35,19 +35,22 @@ from pydantic import ConfigDict, Field, model_validator
 
 from ponder.config import RunConfig, dump_config
 from ponder.errors import UserError
-from ponder.experiments.suite import (
+from ponder.experiments.configs import build_run_config
+from ponder.experiments.results import RESULTS_MD, write_csv, write_markdown
+from ponder.experiments.runs import (
     FAILED_NAME,
-    StopRule,
+    SUMMARY_NAME,
     TrainFn,
-    build_run_config,
-    csv_text,
     default_train,
-    markdown_table,
+    train_seed,
+    write_failure,
+)
+from ponder.experiments.schema import (
+    StopRule,
+    out_dir,
     override_strings,
     parse_schema,
     read_experiment_file,
-    train_seed,
-    yaml_value,
 )
 from ponder.fileio import atomic_write_text
 from ponder.models.base import FrozenConfig
@@ -104,16 +107,15 @@ class SweepPlan:
 
     def __init__(self, spec: SweepSpec, source: Path):
         self.spec, self.source = spec, source
-        self.out = Path(spec.out) if spec.out else Path("runs") / "suites" / spec.name
+        self.out = out_dir(spec.name, spec.out)
 
     def trial_dir(self, number: int) -> Path:
         return self.out / f"trial-{number}"
 
     def trial_config(self, params: dict[str, Any], number: int) -> RunConfig:
-        searched = [f"{key}={yaml_value(value)}" for key, value in params.items()]
         return build_run_config(
             self.spec.config,
-            override_strings(self.spec.overrides) + searched,
+            override_strings(self.spec.overrides) + override_strings(params),
             self.trial_dir(number),
             None,  # every trial trains with the seed its config gives
             self.spec.stop_rules,
@@ -242,14 +244,12 @@ def _metric(final_eval: dict[str, float], metric: str) -> float:
 
 
 def _record_failure(trial_dir: Path, reason: str) -> None:
-    trial_dir.mkdir(parents=True, exist_ok=True)
     if not (trial_dir / FAILED_NAME).is_file():  # keep the divergence record train_seed wrote
-        text = json.dumps({"reason": reason}, indent=2) + "\n"
-        atomic_write_text(trial_dir / FAILED_NAME, text)
+        write_failure(trial_dir, {"reason": reason})
 
 
 def _show_params(params: dict[str, Any]) -> str:
-    return " ".join(f"{key}={yaml_value(value)}" for key, value in params.items())
+    return " ".join(override_strings(params))
 
 
 # ----- results ------------------------------------------------------------------------------
@@ -260,9 +260,9 @@ def write_sweep_results(plan: SweepPlan, study) -> None:
     head = f"# Sweep {plan.spec.name}\n\nFile: {plan.source}\n\n"
     if best is not None:
         head += f"Best: trial {best.number}, {plan.spec.metric} = {best.value:.4g}\n\n"
-    atomic_write_text(plan.out / "results.md", head + markdown_table(columns, rows))
-    atomic_write_text(plan.out / "results.csv", csv_text(columns, rows))
-    print(f"results: {plan.out / 'results.md'}")
+    write_markdown(plan.out, head, columns, rows)
+    write_csv(plan.out, columns, rows)
+    print(f"results: {plan.out / RESULTS_MD}")
     if best is None:
         raise UserError(f"no trial of sweep {plan.spec.name} finished; see {plan.out}")
     config = plan.trial_config(best.params, best.number)
@@ -299,4 +299,4 @@ def _trial_files(trial_dir: Path) -> tuple[dict, dict]:
         path = trial_dir / name
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
-    return read("summary.json"), read(FAILED_NAME)
+    return read(SUMMARY_NAME), read(FAILED_NAME)

@@ -71,3 +71,20 @@ def test_maze_encoder_starts_neutral_and_then_conditions_every_token():
     shift = model.embed(batch) - plain  # (B, L, D): the same vector at every token
     assert torch.allclose(shift, shift[:, :1].expand_as(shift), atol=1e-5)
     assert shift.abs().sum() > 0
+
+
+def test_warm_restart_cycles_grow_by_restart_mult():
+    cfg = TrainConfig(lr=1.0, lr_min_ratio=0.0, schedule="cosine_restarts", restart_every=10,
+                      restart_mult=2.0, steps=1000)  # fmt: skip
+    assert lr_at(0, cfg) == 1.0 and lr_at(10, cfg) == 1.0  # first cycle: 10 steps
+    assert lr_at(20, cfg) == pytest.approx(0.5)  # second cycle (20 steps), halfway
+    assert lr_at(30, cfg) == 1.0  # third cycle starts at 10 + 20
+
+
+def test_encoder_rate_has_its_own_peak_and_warmup():
+    from ponder.train.optim import encoder_lr_at
+
+    cfg = TrainConfig(lr=1.0, encoder_lr=0.1, encoder_warmup_steps=20, warmup_steps=0,
+                      schedule="constant")  # fmt: skip
+    assert lr_at(5, cfg) == 1.0
+    assert encoder_lr_at(9, cfg) == pytest.approx(0.05) and encoder_lr_at(30, cfg) == 0.1

@@ -32,3 +32,28 @@ def test_a_run_stops_and_records_why(tiny_maze_dir, tmp_path):
     run_dir = train(cfg, quiet=True)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == 2 and "fail-fast" in summary["stopped_early"]
+
+
+def test_early_stop_on_a_loss_waits_for_it_to_fall():
+    from ponder.config import EarlyStopConfig
+
+    rules = StopRules(TrainConfig(early_stop=EarlyStopConfig(metric="val_loss", mode="min",
+                                                             patience=2)))  # fmt: skip
+    assert rules.check(1, {"val_loss": 1.0}) is None
+    assert rules.check(2, {"val_loss": 0.5}) is None  # lower is better
+    assert rules.check(3, {"val_loss": 0.7}) is None
+    assert "val_loss" in rules.check(4, {"val_loss": 0.6})
+
+
+def test_top_checkpoints_keep_the_k_lowest_losses(tmp_path):
+    from ponder.train.topk import TopCheckpoints
+
+    top = TopCheckpoints(tmp_path, k=2)
+    make = lambda: ({"w": __import__("torch").zeros(1)}, {"step": 0})  # noqa: E731
+    for step, loss in [(1, 0.9), (2, 0.5), (3, 0.7), (4, 0.95), (5, 0.4)]:
+        top.offer(step, loss, make)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "val-0000002.safetensors",
+        "val-0000005.safetensors",
+    ]
+    assert top.state() == [[0.4, 5], [0.5, 2]]

@@ -1,0 +1,115 @@
+"""Few-shot skills benchmark (CPU scale): the puzzle-embedding TRM, encoder TRMs and the
+champion sequence model, pass@2 on new instances of the trained skills ("seen") and on the
+4 held-out skills ("unseen"), with the encoder collapse statistic.
+
+    python benchmarks/skills.py [--out runs/skills_bench] [--threads 1] [--report-only]
+
+Builds data/skills (canvas 8, 2000 training tasks, 200 + 200 test tasks) if missing, trains
+each model that has no summary.json in <out>/<name> yet (so an interrupted benchmark goes on
+where it stopped), and writes <out>/table.md and <out>/results.json. Every figure is read
+from the runs' final evaluations on every test task (one seed each: a CPU-scale result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from runs import ponder, refuse  # noqa: E402
+
+DATA = Path("data/skills")
+DATA_ARGS = ["--size", "8", "--train", "2000", "--test", "200", "--seed", "0"]
+ENCODER = "configs/skills_trm_encoder.yaml"
+# name -> (preset, overrides)
+MODELS = {
+    "trm_puzzle": ("configs/skills_trm_puzzle.yaml", []),
+    "trm_encoder": (ENCODER, []),
+    "trm_lpn_variational": (
+        ENCODER,
+        ["model.demo_encoder.kind=lpn_variational", "model.demo_encoder.num_layers=4"],
+    ),
+    "champion": ("configs/skills_champion.yaml", []),
+}
+
+
+def main() -> None:
+    args = parse_args()
+    if not args.report_only:
+        if not DATA.is_dir():
+            ponder("data", "build", "skills", "--out", str(DATA), *DATA_ARGS, threads=args.threads)
+        for name, (preset, overrides) in MODELS.items():
+            run_dir = args.out / name
+            if not (run_dir / "summary.json").is_file():
+                print(f"training {name} ...", flush=True)
+                ponder("train", preset, *overrides, f"run_dir={run_dir}", threads=args.threads)
+    rows = [row(name, args.out / name) for name in MODELS if (args.out / name).is_dir()]
+    if not rows:
+        refuse(f"no finished runs in {args.out}; run without --report-only first")
+    (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    table = markdown(rows)
+    (args.out / "table.md").write_text(table + "\n")
+    print(table)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/skills_bench"))
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--report-only", action="store_true")
+    return parser.parse_args()
+
+
+def row(name: str, run_dir: Path) -> dict:
+    """One model's figures from its summary.json and the last logged training statistics."""
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        refuse(f"{run_dir} has no summary.json (unfinished run)")
+    summary = json.loads(path.read_text())
+    final = summary["final_eval"]
+    logged = _last_logged(run_dir / "metrics.jsonl")
+    keys = ("seen_pass1", "seen_pass2", "unseen_pass1", "unseen_pass2", "seen_n", "unseen_n")
+    out = {"model": name, "params": summary["params"], "steps": summary["steps"]}
+    out["train_seconds"] = summary["train_seconds"]
+    out.update({k: final.get(k) for k in (*keys, "task_pass2", "val_loss")})
+    out["collapse_spread"] = final.get("eval_encoder_spread_relative")
+    out["collapse_cosine"] = final.get("eval_encoder_cosine")
+    out["prefix_norm"] = logged.get("train/prefix_norm")
+    return out
+
+
+def _last_logged(path: Path) -> dict:
+    last: dict = {}
+    for line in path.read_text().splitlines():
+        last.update({k: v for k, v in json.loads(line).items() if k.startswith("train/")})
+    return last
+
+
+def markdown(rows: list[dict]) -> str:
+    def pct(value):
+        return "" if value is None else f"{100 * value:.1f}"
+
+    def num(value):
+        return "" if value is None else f"{value:.3g}"
+
+    lines = [
+        "| model | params | train s | seen pass@1 | seen pass@2 | unseen pass@1 | "
+        "unseen pass@2 | val loss | encoder spread / size | encoder cosine | prefix norm |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['params']:,} | {r['train_seconds']:.0f} | "
+            f"{pct(r['seen_pass1'])} | {pct(r['seen_pass2'])} | {pct(r['unseen_pass1'])} | "
+            f"{pct(r['unseen_pass2'])} | {num(r['val_loss'])} | {num(r['collapse_spread'])} | "
+            f"{num(r['collapse_cosine'])} | {num(r['prefix_norm'])} |"
+        )
+    n = rows[0]
+    lines.append(f"\nn = {n['seen_n']} seen and {n['unseen_n']} unseen test tasks, one seed.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

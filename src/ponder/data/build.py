@@ -66,7 +66,17 @@ def build_dataset(
     params = _resolve_params(task.generate, task_name, task_params)
     recipe = {"task": task_name, "params": params, "seed": seed, "train": train, "test": test}
     recipe["aug"] = aug
-    out_dir = Path(out_dir)
+    return write_once(
+        Path(out_dir), recipe, overwrite, lambda tmp: _write_dataset(task, tmp, recipe)
+    )
+
+
+def write_once(
+    out_dir: Path, recipe: dict[str, Any], overwrite: bool, write: Callable[[Path], None]
+) -> Path:
+    """Run `write(tmp)` into a temporary directory and move it to `out_dir` atomically. An
+    existing dataset built from the same recipe is returned untouched; a different one is
+    refused unless `overwrite`."""
     if out_dir.exists() and not overwrite:
         if _same_recipe(out_dir, recipe):
             return out_dir
@@ -77,7 +87,7 @@ def build_dataset(
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _write_dataset(task, tmp, recipe)
+        write(tmp)
         _move_into_place(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -125,7 +135,9 @@ def _same_recipe(out_dir: Path, recipe: dict[str, Any]) -> bool:
     if not isinstance(existing, dict):
         return False
     same = all(existing.get(k) == v for k, v in recipe.items() if k != "params")
-    return same and _same_params(existing.get("params"), recipe["params"])
+    return same and (
+        "params" not in recipe or _same_params(existing.get("params"), recipe["params"])
+    )
 
 
 def _same_params(existing: Any, wanted: dict[str, Any]) -> bool:

@@ -13,13 +13,12 @@ A split may hold several sets (the HRM layout allows it): the skills test split 
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from ponder.data.build import write_once
 from ponder.data.format import (
     BLANK_IDENTIFIER,
     FORMAT_VERSION,
@@ -82,37 +81,14 @@ def build_fewshot_dataset(
     overwrite: bool = False,
 ) -> Path:
     """Write `source` into `out_dir` (atomically); an identical existing build is reused."""
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not overwrite:
-        if _same_recipe(out_dir, recipe):
-            return out_dir
-        raise UserError(
-            f"{out_dir} already holds a different dataset; pass --overwrite to replace it"
-        )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        writer = _Writer(canvas, max_demos, np.random.default_rng(seed), views)
-        writer.write(tmp, source)
-        write_json(
-            tmp / PONDER_JSON,
-            {**recipe, "content_hash": content_hash(tmp), "format_version": FORMAT_VERSION},
-        )
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.rename(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
 
+    def write(tmp: Path) -> None:
+        tmp.mkdir()
+        _Writer(canvas, max_demos, np.random.default_rng(seed), views).write(tmp, source)
+        stamp = {**recipe, "content_hash": content_hash(tmp), "format_version": FORMAT_VERSION}
+        write_json(tmp / PONDER_JSON, stamp)
 
-def _same_recipe(out_dir: Path, recipe: dict) -> bool:
-    path = out_dir / PONDER_JSON
-    if not path.is_file():
-        return False
-    existing = read_json(path)
-    return isinstance(existing, dict) and all(existing.get(k) == v for k, v in recipe.items())
+    return write_once(Path(out_dir), recipe, overwrite, write)
 
 
 class _Writer:

@@ -27,6 +27,7 @@ ENCODER = "configs/skills_trm_encoder.yaml"
 MODELS = {
     "trm_puzzle": ("configs/skills_trm_puzzle.yaml", []),
     "trm_encoder": (ENCODER, []),
+    "trm_attention": (ENCODER, ["model.demo_encoder.kind=attention"]),
     "trm_lpn_variational": (
         ENCODER,
         ["model.demo_encoder.kind=lpn_variational", "model.demo_encoder.num_layers=4"],
@@ -45,7 +46,8 @@ def main() -> None:
             if not (run_dir / "summary.json").is_file():
                 print(f"training {name} ...", flush=True)
                 ponder("train", preset, *overrides, f"run_dir={run_dir}", threads=args.threads)
-    rows = [row(name, args.out / name) for name in MODELS if (args.out / name).is_dir()]
+    done = [name for name in MODELS if (args.out / name / "summary.json").is_file()]
+    rows = [row(name, args.out / name) for name in done]  # unfinished runs are left out
     if not rows:
         refuse(f"no finished runs in {args.out}; run without --report-only first")
     (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
@@ -64,10 +66,7 @@ def parse_args() -> argparse.Namespace:
 
 def row(name: str, run_dir: Path) -> dict:
     """One model's figures from its summary.json and the last logged training statistics."""
-    path = run_dir / "summary.json"
-    if not path.is_file():
-        refuse(f"{run_dir} has no summary.json (unfinished run)")
-    summary = json.loads(path.read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
     final = summary["final_eval"]
     logged = _last_logged(run_dir / "metrics.jsonl")
     keys = ("seen_pass1", "seen_pass2", "unseen_pass1", "unseen_pass2", "seen_n", "unseen_n")

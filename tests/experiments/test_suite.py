@@ -125,7 +125,7 @@ def test_the_encoder_debug_suite_is_well_formed():
     plan = load_suite(REPO / "experiments" / "encoder_debug.yaml", check_files=False)
     assert [p.name for p in plan.phases()] == ["phase1", "phase3", "phase2", "phase4"]
     rule = plan.spec.stop_rules[0]
-    assert (rule.metric, rule.below, rule.at) == ("exact", 0.2, 0.5)
+    assert (rule.metric, rule.below, rule.at) == ("seen_exact", 0.2, 0.5)
     phase1, phase3, phase2, _ = plan.phases()
     good = {"E0v2": 1.0, "E1v2": 0.2, "E_diag1": 0.95}
     cases = [

@@ -114,9 +114,9 @@ def test_validation_refuses_before_anything_trains(
     assert not (tmp_path / "out").exists() and not Path("hacked").exists()
 
 
-def _results(values: dict[str, float]) -> dict[str, RunResult]:
+def _results(values: dict[str, float], metric: str = "exact") -> dict[str, RunResult]:
     return {
-        run: RunResult(run, [SeedResult(0, Path(run), "done", {"exact": value})])
+        run: RunResult(run, [SeedResult(0, Path(run), "done", {metric: value})])
         for run, value in values.items()
     }
 
@@ -138,7 +138,8 @@ def test_the_encoder_debug_suite_is_well_formed():
         (phase2, {"E2_lpn": 0.3, "E3_lpn_var": 0.4}, "stop", "REDESIGN ENCODER"),
     ]
     for phase, values, target, say in cases:
-        decision = decide(plan, phase, _results(dict.fromkeys(plan.spec.runs, 0.0) | values))
+        results = _results(dict.fromkeys(plan.spec.runs, 0.0) | values, "seen_exact")
+        decision = decide(plan, phase, results)
         assert (decision.next, decision.say) == (target, say), (phase.name, values)
 
 

@@ -106,7 +106,9 @@ def markdown(rows: list[dict]) -> str:
             f"{num(r['collapse_cosine'])} | {num(r['prefix_norm'])} |"
         )
     n = rows[0]
-    lines.append(f"\nn = {n['seen_n']:.0f} seen and {n['unseen_n']:.0f} unseen test tasks, one seed.")
+    lines.append(
+        f"\nn = {n['seen_n']:.0f} seen and {n['unseen_n']:.0f} unseen test tasks, one seed."
+    )
     return "\n".join(lines)
 
 

@@ -143,6 +143,7 @@ def fewshot_report(
         if len(names_by_set) > 1 and chosen:
             scores = _scores({n: ranked[n] for n in chosen}, {n: known[n] for n in chosen})
             report.update({f"{set_name}_{k}": v for k, v in scores.items()})
+            report.setdefault("sets", []).append(set_name)  # for the printed report
     if preds.latents is not None:
         report.update(_collapse(split, preds))
     return report, ranked
@@ -191,13 +192,10 @@ def format_fewshot_report(report: dict, title: str = "") -> str:
         f"tasks  pass@1 {100 * report.get('task_pass1', 0):6.2f}%  "
         f"pass@2 {100 * report.get('task_pass2', 0):6.2f}%  (n={report.get('n_tasks', 0)} tasks)"
     )
-    for key in sorted(k for k in report if k.endswith("_pass2") and not k.startswith("task")):
-        set_name = key.removesuffix("_pass2")
-        if set_name in ("task",) or set_name.endswith("_task"):
-            continue
+    for name in report.get("sets", []):
         lines.append(
-            f"set {set_name:<8} pass@1 {100 * report[set_name + '_pass1']:6.2f}%  "
-            f"pass@2 {100 * report[key]:6.2f}%  (n={report[set_name + '_n']})"
+            f"set {name:<8} pass@1 {100 * report[name + '_pass1']:6.2f}%  "
+            f"pass@2 {100 * report[name + '_pass2']:6.2f}%  (n={report[name + '_n']})"
         )
     lines.append(f"val loss {report['val_loss']:.4f} per answer cell")
     if "eval_encoder_spread_relative" in report:

@@ -211,13 +211,17 @@ class Trainer:
             )
 
     def _clip_and_step(self) -> None:
-        if self.encoder_params:  # where the gradient goes: the encoder or the trunk
-            encoder, total = _grad_norm(self.encoder_params), _grad_norm(self.model.parameters())
+        # Both norms before clipping; clipping returns the total it measured, so the total
+        # over all parameters is computed once.
+        encoder = _grad_norm(self.encoder_params) if self.encoder_params else None
+        total = None
+        if self.tc.grad_clip > 0:
+            total = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip))
+            self.sums.add_mean("grad_norm", total, 1.0)
+        if encoder is not None:  # where the gradient goes: the encoder or the trunk
+            total = _grad_norm(self.model.parameters()) if total is None else total
             self.sums.add_mean("grad_norm_encoder", encoder, 1.0)
             self.sums.add_mean("grad_norm_trunk", max(0.0, total**2 - encoder**2) ** 0.5, 1.0)
-        if self.tc.grad_clip > 0:
-            norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
-            self.sums.add_mean("grad_norm", float(norm), 1.0)
         self.optimizer.step()
         self.sparse.step()
         if self.ema is not None:

@@ -7,30 +7,85 @@ is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from ponder.errors import UserError
 from ponder.experiments.cli import add_suite_parser
-from ponder.fileio import read_text_file
+from ponder.fileio import check_output_file, read_text_file
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 done, 1 a "no" verdict (verify), 2 a user's mistake,
+    130 interrupted by Ctrl-C, 141 the reader of stdout went away (`ponder ... | head -1`),
+    the codes a shell gives a command killed by SIGINT or SIGPIPE."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # here, so that a closed pipe is met inside this try
+        return code
+    except KeyboardInterrupt:  # anywhere: parsing, importing torch, training
+        print("ponder: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 141
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
+    _import_libraries(args.command)
     try:
         return args.handler(args) or 0
     except UserError as err:
         print(f"ponder: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("ponder: interrupted", file=sys.stderr)
-        return 130
+
+
+# Commands that never need torch; every other one does, so it is imported up front.
+_TORCH_FREE_COMMANDS = ("oracle", "verify")
+
+
+def _import_libraries(command: str) -> None:
+    """Import numpy (and torch) with Ctrl-C held back until they are loaded: an interrupt
+    inside a C extension's start-up leaves it half-initialised and surfaces as an
+    ImportError traceback (numpy: "cannot load module more than once per process")."""
+    names = ["numpy"] + ([] if command in _TORCH_FREE_COMMANDS else ["torch"])
+    with _interrupt_deferred():
+        for name in names:
+            importlib.import_module(name)
+
+
+@contextlib.contextmanager
+def _interrupt_deferred():
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block; raise it at the end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at devnull so that Python's own flush at exit does not fail on the
+    closed pipe again (the Python docs' recipe in the signal module's "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,7 +97,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ponder", description="Train and judge small recursive reasoning models.")
-    sub = p.add_subparsers(metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(metavar="COMMAND", parser_class=_Parser, dest="command")
     _add_data(sub)
     _add_oracle_verify(sub)
     _add_train(sub)
@@ -63,7 +118,7 @@ def _add_data(sub) -> None:
     )
     build = data.add_parser("build", help="generate a dataset in the HRM/TRM layout")
     build.add_argument("task")
-    build.add_argument("--out", required=True, type=Path)
+    build.add_argument("--out", required=True)
     # Task parameters: only those given are passed, so each task's own defaults apply
     # (maze 15x15, routing 10x10) and a task refuses a parameter it does not have.
     build.add_argument("--size", type=int, default=None, help="grid side (task default)")
@@ -78,19 +133,22 @@ def _add_data(sub) -> None:
     build.add_argument("--aug", choices=["dihedral"], default=None)
     build.add_argument("--overwrite", action="store_true")
     fewshot = build.add_argument_group("few-shot tasks (skills, arc)")
-    fewshot.add_argument("--demos", type=int, default=3, help="skills: demonstrations per task")
+    fewshot.add_argument(
+        "--demos", type=int, default=None, help="skills: demonstrations per task (default 3)"
+    )
     fewshot.add_argument(
         "--unseen", type=int, default=None, help="skills: held-out-skill tasks (default: --test)"
     )
     fewshot.add_argument(
         "--overfit", action="store_true", help="skills: test on the training tasks"
     )
-    fewshot.add_argument("--source", default="arcagi1", help="arc: arcagi1, arcagi2 or a JSON path")
+    fewshot.add_argument("--source", default=None,
+                         help="arc: arcagi1 (default), arcagi2 or a JSON path")  # fmt: skip
     fewshot.add_argument(
-        "--views", type=int, default=8, help="arc: augmented views per training task"
+        "--views", type=int, default=None, help="arc: augmented views per training task (default 8)"
     )
     fewshot.add_argument(
-        "--test-views", type=int, default=8, help="arc: views per test task (voting)"
+        "--test-views", type=int, default=None, help="arc: views per test task (default 8)"
     )
     fewshot.add_argument("--no-translate", action="store_true", help="arc: no translation")
     fewshot.add_argument("--no-eval-demos", action="store_true",
@@ -100,11 +158,54 @@ def _add_data(sub) -> None:
     check.add_argument("dir", type=Path)
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=_data_check)
+    show = data.add_parser(
+        "show",
+        help="print one example in its task's file format",
+        description="Print one example of a dataset as a file `ponder oracle`, `verify` and "
+        "`solve` read: maze and routing puzzles in their text format, few-shot tasks (skills, "
+        "arc) as ARC JSON with the test outputs the dataset stores.",
+    )
+    show.add_argument("dir", type=Path)
+    show.add_argument("--split", choices=["train", "test"], default="test")
+    show.add_argument("--index", type=int, default=0,
+                      help="example (few-shot: task) number, from 0 (default 0)")  # fmt: skip
+    show.add_argument("--answer", action="store_true",
+                      help="print the stored answer (the format `verify` reads)")  # fmt: skip
+    show.set_defaults(handler=_data_show)
+
+
+def _output_path(text: str | None, flag: str) -> Path | None:
+    """An output path from the command line (None if not given). Checked here, as Path("")
+    would quietly mean the current directory."""
+    if text is None:
+        return None
+    if not text:
+        raise UserError(f"{flag} is empty; give a path")
+    return Path(text)
+
+
+# Options only some tasks take; given to another task they are refused, not ignored.
+_GRID_OPTIONS = ("size", "aug", "min_path", "loop_fraction", "canvas")  # build_dataset checks each
+_FEWSHOT_OPTIONS = {
+    "skills": ("size", "demos", "unseen", "overfit"),
+    "arc": ("source", "views", "test_views", "no_translate", "no_eval_demos"),
+}
+
+
+def _refuse_options_not_taken(args) -> None:
+    allowed = _FEWSHOT_OPTIONS.get(args.task, _GRID_OPTIONS)
+    every = {*_GRID_OPTIONS, *(o for options in _FEWSHOT_OPTIONS.values() for o in options)}
+    given = [o for o in sorted(every - set(allowed)) if getattr(args, o) not in (None, False)]
+    if given:
+        flags = ", ".join("--" + o.replace("_", "-") for o in given)
+        raise UserError(f"{args.task} takes no {flags}")
 
 
 def _data_build(args) -> int:
     from ponder.data import build_dataset
 
+    _refuse_options_not_taken(args)
+    args.out = _output_path(args.out, "--out")
     if args.task in ("skills", "arc"):
         return _data_build_fewshot(args)
     given = {
@@ -130,22 +231,23 @@ def _data_build(args) -> int:
 def _data_build_fewshot(args) -> int:
     from ponder.data.fewshot_build import build_arc_dataset, build_skills_dataset
 
-    if args.aug or args.min_path or args.loop_fraction or args.canvas:
-        raise UserError(f"{args.task} takes no --aug/--min-path/--loop-fraction/--canvas")
     if args.task == "skills":
         test = 200 if args.test is None else args.test
+        given = {"demos": args.demos, "max_size": args.size}  # None: the builder's default
         out = build_skills_dataset(
             args.out, train=2000 if args.train is None else args.train, test=test,
             unseen=test if args.unseen is None else args.unseen, seed=args.seed,
-            demos=args.demos, max_size=args.size or 10, overfit=args.overfit,
-            overwrite=args.overwrite,
+            overfit=args.overfit, overwrite=args.overwrite,
+            **{name: value for name, value in given.items() if value is not None},
         )  # fmt: skip
     else:
+        given = {"source": args.source, "views": args.views, "test_views": args.test_views}
         out = build_arc_dataset(
-            args.out, source=args.source, train=args.train or 0, test=args.test or 0,
-            seed=args.seed, views=args.views, test_views=args.test_views,
+            args.out, train=0 if args.train is None else args.train,
+            test=0 if args.test is None else args.test, seed=args.seed,
             translate=not args.no_translate, eval_demos_in_train=not args.no_eval_demos,
             overwrite=args.overwrite,
+            **{name: value for name, value in given.items() if value is not None},
         )  # fmt: skip
     print(f"dataset ready: {out}")
     return 0
@@ -159,13 +261,37 @@ def _data_check(args) -> int:
     return 0
 
 
+def _data_show(args) -> int:
+    from ponder.data.show import show_example
+
+    print(show_example(args.dir, args.split, args.index, answer=args.answer), end="")
+    return 0
+
+
 # ----- oracle and verify ---------------------------------------------------------------------
 def _add_oracle_verify(sub) -> None:
-    oracle = sub.add_parser("oracle", help="print the oracle's answer to a puzzle file")
+    oracle = sub.add_parser(
+        "oracle",
+        help="print the oracle's answer to a puzzle file",
+        description="Print the answer to a puzzle file, in the format `ponder verify` reads. "
+        "maze, routing: the puzzle with a shortest / cheapest route marked. skills: the test "
+        "output grids as JSON, from the skill that explains every demonstration. arc: no "
+        "program knows an ARC task's rule, so this prints the test outputs the task file "
+        "holds, and exits 2 when it holds none.",
+    )
     oracle.add_argument("task")
     oracle.add_argument("file", type=Path)
     oracle.set_defaults(handler=_oracle)
-    verify = sub.add_parser("verify", help="judge an answer file against a puzzle file")
+    verify = sub.add_parser(
+        "verify",
+        help="judge an answer file against a puzzle file",
+        description="Judge an answer by the puzzle's rules (maze, routing: any shortest or "
+        "cheapest route is exact; skills, arc: each test output grid must equal the task "
+        "file's, or the skills oracle's when the file hides it).",
+        epilog="exit status: 0 the answer is exact, 1 it was judged and is not exact, "
+        "2 it could not be judged (unreadable files, a malformed puzzle, a maze or routing "
+        "answer of the wrong shape, a few-shot answer with the wrong number of grids).",
+    )
     verify.add_argument("task")
     verify.add_argument("puzzle", type=Path)
     verify.add_argument("answer", type=Path)
@@ -186,13 +312,8 @@ def _verify(args) -> int:
     from ponder import tasks
 
     task = tasks.get(args.task)
-    puzzle = task.parse_puzzle(read_text_file(args.puzzle))
-    answer = task.parse(read_text_file(args.answer))
-    if answer.shape != puzzle.shape:
-        raise UserError(
-            f"answer {args.answer} has shape {answer.shape[0]}x{answer.shape[1]}, "
-            f"the puzzle is {puzzle.shape[0]}x{puzzle.shape[1]}"
-        )
+    puzzle = _read_named(args.puzzle, task.parse_puzzle)
+    answer = _read_named(args.answer, lambda text: task.parse_answer(text, puzzle))
     verdict = task.verify(puzzle, answer)
     if args.json:
         print(json.dumps(verdict))
@@ -201,6 +322,16 @@ def _verify(args) -> int:
         for key, value in verdict.items():
             print(f"{key:<{width}} {value}")
     return 0 if verdict.get("exact") else 1
+
+
+def _read_named(path: Path, parse):
+    """`parse` of the file's text; a problem in it is reported with the file's name, as
+    `verify` reads two files."""
+    text = read_text_file(path)
+    try:
+        return parse(text)
+    except UserError as err:
+        raise UserError(f"{path}: {err}") from None
 
 
 # ----- train -----------------------------------------------------------------------------------
@@ -228,6 +359,8 @@ def _train(args) -> int:
     from ponder.train.launch import train
     from ponder.train.rundir import read_run_config
 
+    if args.resume is not None and args.overwrite:
+        raise UserError("--resume continues a run and --overwrite replaces it: give only one")
     path, overrides = _split_config_and_overrides(args)
     if args.device is not None:
         overrides.append(f"device={args.device}")
@@ -259,7 +392,7 @@ def _add_eval_solve(sub) -> None:
     solve = sub.add_parser("solve", help="solve one puzzle file with a trained run")
     solve.add_argument("run_dir", type=Path)
     solve.add_argument("file", type=Path)
-    solve.add_argument("--png", type=Path, default=None)
+    solve.add_argument("--png", default=None)
     solve.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
     solve.set_defaults(handler=_solve)
 
@@ -284,9 +417,13 @@ def _eval(args) -> int:
 def _solve(args) -> int:
     from ponder.eval.run import solve_file
 
-    result = solve_file(args.run_dir, args.file, png=args.png, device=args.device)
+    png = _output_path(args.png, "--png")
+    if png is not None:  # before the model runs: refuse a path it could not write
+        check_output_file(png, "--png")
+    result = solve_file(args.run_dir, args.file, png=png, device=args.device)
     print(result["ascii"], end="")
-    print(" ".join(f"{k}={v}" for k, v in result["verdict"].items()))
+    verdict = " ".join(f"{k}={v}" for k, v in result["verdict"].items())
+    print(verdict or "no verdict: the task file holds no test outputs to judge against")
     return 0
 
 
@@ -323,7 +460,7 @@ def _add_parity(sub) -> None:
                         help="keep the candidate's depth and search width (default), or the reverse")  # fmt: skip
     parity.add_argument("--tolerance", type=float, default=0.10)
     parity.add_argument("--accept-closest", action="store_true")
-    parity.add_argument("--out", type=Path, help="write the resized candidate config here")
+    parity.add_argument("--out", help="write the resized candidate config here")
     parity.set_defaults(handler=_parity)
 
 
@@ -337,8 +474,11 @@ def _parity(args) -> int:
 
     if not 0 < args.tolerance < 1:
         raise UserError(f"--tolerance must be between 0 and 1, got {args.tolerance}")
-    if args.out is not None and not args.out.parent.is_dir():
-        raise UserError(f"--out directory not found: {args.out.parent}")
+    args.out = _output_path(args.out, "--out")
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+        if not args.out.parent.is_dir():
+            raise UserError(f"--out directory not found: {args.out.parent}")
     reference, candidate = load_config(args.reference), load_config(args.candidate)
     spec = open_run_dataset(candidate).spec
     result = match_parameters(

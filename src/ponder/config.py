@@ -13,10 +13,12 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from ponder.errors import UserError
+from ponder.fileio import read_yaml_file
 from ponder.models import ModelConfig
-from ponder.models.base import DemoEncoderConfig, FrozenConfig
+from ponder.models.base import BOOL_FOR_NUMBER, DemoEncoderConfig, FrozenConfig, error_location
 from ponder.models.hrm import HRMConfig
 from ponder.models.poh import PoHConfig
 from ponder.models.seq_champion import SeqChampionConfig
@@ -25,6 +27,16 @@ from ponder.models.seq_encdec import SeqEncDecConfig
 from ponder.models.transformer import TransformerConfig
 from ponder.models.trm import TRMConfig
 from ponder.train.halting import HaltRule
+from ponder.train.rundir import run_dir_problem, run_name_problem
+
+# torch, numpy and python seed from any integer in 0..2**32-1 (numpy refuses negative ones,
+# torch ones past 2**64); DDP ranks seed with seed + rank, which stays inside torch's range.
+SEED_MAX = 2**32 - 1
+# Every integer size or count of a model (widths, heads, layers, cycles, prefix tokens) is at
+# most this: far above anything that trains on one machine, and low enough that building
+# the model on the meta device to estimate its memory can never overflow a tensor size.
+MAX_MODEL_INT = 2**20
+MAX_EXPANSION = 1024.0  # the SwiGLU width factor (papers: 4)
 
 
 class DataConfig(FrozenConfig):
@@ -216,7 +228,7 @@ class EvalConfig(FrozenConfig):
 class RunConfig(FrozenConfig):
     name: str = "run"  # the run directory is runs/<name> unless run_dir is set
     run_dir: str | None = None
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     deterministic: bool = False  # deterministic kernels (resume continues bit-identically)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
@@ -225,6 +237,45 @@ class RunConfig(FrozenConfig):
     model: ModelConfig = TRMConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+
+    @field_validator("name", "run_dir")
+    @classmethod
+    def _run_path_stays_put(cls, value: str | None, info) -> str | None:
+        """name is one directory under runs/; neither may point at '.', runs/ or above."""
+        check = run_name_problem if info.field_name == "name" else run_dir_problem
+        problem = None if value is None else check(value)
+        if problem:
+            raise PydanticCustomError("run_path", problem)
+        return value
+
+    @model_validator(mode="after")
+    def _model_sizes_in_range(self) -> RunConfig:
+        for key, value in _model_numbers(self.model):
+            limit = MAX_EXPANSION if key.endswith("expansion") else MAX_MODEL_INT
+            if value > limit:
+                raise ValueError(f"model.{key} must be at most {limit}, got {value}")
+        return self
+
+    @model_validator(mode="after")
+    def _heads_split_the_width(self) -> RunConfig:
+        """Attention splits hidden_size into num_heads heads, and rotary positions turn each
+        head's channels in pairs (2D: pairs of the row half and the column half)."""
+        m = self.model
+        attention, rotary_multiple = _attention_shape(m)
+        if not attention:
+            return self
+        if m.hidden_size % m.num_heads:
+            raise ValueError(
+                f"model.hidden_size {m.hidden_size} must be divisible by "
+                f"model.num_heads {m.num_heads}"
+            )
+        head_dim = m.hidden_size // m.num_heads
+        if rotary_multiple and head_dim % rotary_multiple:
+            raise ValueError(
+                f"model.hidden_size / model.num_heads = {head_dim} must be a multiple of "
+                f"{rotary_multiple} for the rotary positions of {m.name}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _continue_head_for_q_learning(self) -> RunConfig:
@@ -241,6 +292,31 @@ class RunConfig(FrozenConfig):
         return self.model_dump(mode="json")
 
 
+def _model_numbers(model: BaseModel, prefix: str = "") -> list[tuple[str, float]]:
+    """(dotted key, value) of the model's integer sizes and its expansion factors,
+    demo_encoder's included."""
+    found = []
+    for key in type(model).model_fields:
+        value = getattr(model, key)
+        if isinstance(value, BaseModel):
+            found += _model_numbers(value, f"{prefix}{key}.")
+        elif (isinstance(value, int) and not isinstance(value, bool)) or key == "expansion":
+            found.append((prefix + key, value))
+    return found
+
+
+def _attention_shape(model: BaseModel) -> tuple[bool, int]:
+    """(whether the model has self-attention, the multiple its head size must be of for
+    its rotary positions; 0 for none)."""
+    if model.name in ("seq_decoder", "seq_encdec"):
+        return True, 2  # 1D rotary positions
+    if model.name == "seq_champion":
+        return True, 4  # 2D rotary positions
+    if model.mixer != "attention":
+        return False, 0  # a grid convolution: num_heads is unused
+    return True, {"rope": 2, "rope2d": 4}.get(model.pos_encoding, 0)
+
+
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:
     """Load a YAML preset (or the defaults when path is None) and apply dotted overrides."""
     raw: dict[str, Any] = {}
@@ -253,14 +329,23 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig
 
 
 def config_from_dict(raw: dict[str, Any]) -> RunConfig:
+    _require_sections(raw)
     _reject_unknown_keys(raw)
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join(str(p) for p in first["loc"] if not _is_union_tag(p))
-        got = first.get("input")
-        raise UserError(f"config key '{key}': {first['msg'].lower()} (got {got!r})") from None
+        raise UserError(_describe_error(err.errors()[0])) from None
+
+
+def _describe_error(first: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in error_location(first) if not _is_union_tag(p))
+    message = first["msg"].removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]  # not all of it: model.T stays model.T
+    if not key:  # a rule across keys (RunConfig's validators): the message names them
+        return f"config: {message}"
+    if first["type"] == BOOL_FOR_NUMBER:  # its input is the whole section
+        return f"config key '{key}': {message}"
+    return f"config key '{key}': {message} (got {first.get('input')!r})"
 
 
 def _is_union_tag(part: Any) -> bool:
@@ -268,19 +353,7 @@ def _is_union_tag(part: Any) -> bool:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise UserError(
-            f"config file {path} is not valid YAML: {str(err).splitlines()[0]}"
-        ) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UserError(f"config file {path} must hold a mapping of keys to values")
-    return data
+    return read_yaml_file(path, "config file")
 
 
 def _parse_override(item: str) -> tuple[str, Any]:
@@ -340,6 +413,18 @@ def valid_keys(model_name: str = "trm") -> list[str]:
     return keys
 
 
+def _require_sections(raw: dict[str, Any]) -> None:
+    """`model: trm` or `train: 5` is a section written as a value: say so, rather than
+    calling a valid key unknown."""
+    for section in ("model", *_SECTIONS):
+        value = raw.get(section, {})
+        if not isinstance(value, dict):
+            shown = "null" if value is None else repr(value)
+            raise UserError(
+                f"config section '{section}' must be a mapping of keys to values, got {shown}"
+            )
+
+
 def _reject_unknown_keys(raw: dict[str, Any]) -> None:
     model_name = str((raw.get("model") or {}).get("name", "trm"))
     if model_name not in _MODEL_CLASSES:
@@ -367,3 +452,33 @@ def _flatten_keys(raw: dict[str, Any], prefix: str = "") -> list[str]:
 
 def dump_config(config: RunConfig) -> str:
     return yaml.safe_dump(config.to_dict(), sort_keys=False)
+
+
+# Where a run lives and on what device it runs do not make it a different run.
+PLACE_KEYS = ("device", "run_dir", "name")
+
+
+def config_differences(
+    old: dict[str, Any], new: dict[str, Any], *, common_only: bool = False
+) -> list[tuple[str, Any, Any]]:
+    """(dotted key, old value, new value) wherever two config dicts differ, in key order,
+    ignoring PLACE_KEYS. A key only one side has shows None on the other; common_only skips
+    such keys (a key added to or removed from ponder since `old` was saved)."""
+    flat_old, flat_new = _flatten_values(old), _flatten_values(new)
+    keys = set(flat_old) & set(flat_new) if common_only else set(flat_old) | set(flat_new)
+    return [
+        (key, flat_old.get(key), flat_new.get(key))
+        for key in sorted(keys)
+        if key.split(".")[0] not in PLACE_KEYS
+        and (key not in flat_old or key not in flat_new or flat_old[key] != flat_new[key])
+    ]
+
+
+def _flatten_values(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten_values(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -3,19 +3,29 @@ clear error, and write a file atomically so a killed process never leaves half o
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Any
 
 from ponder.errors import UserError
 
 
 def read_text_file(path: Path) -> str:
-    if not path.is_file():
+    """The UTF-8 text of a user's file; UserError saying what `path` is instead."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a file")
+    if not path.exists():  # a pipe (bash's <(...)) exists and reads like a file
         raise UserError(f"file not found: {path}")
     try:
-        return path.read_text()
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise UserError(f"{path} is not a text file") from None
+        raise UserError(f"{path} is not a text file (not UTF-8)") from None
+    except OSError as err:  # unreadable: permissions, a vanished file, an I/O error
+        raise UserError(f"cannot read {path}: {err.strerror or err}") from None
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -30,3 +40,132 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+# ----- strict YAML and JSON: every config, dataset, run, suite and demo file is read here ------
+def read_yaml_file(path: Path, what: str = "file") -> dict[str, Any]:
+    """The mapping in a YAML file (an empty file is {}). UserError, naming the file as
+    `what` (e.g. "config file"), when it is missing, not UTF-8, not valid YAML, repeats a
+    key in one mapping, or holds something other than a mapping."""
+    path = Path(path)
+    text = _read_named_file(path, what)
+    return parse_yaml_mapping(text, _source(path, what))
+
+
+def read_json_file(path: Path, what: str = "file", *, mapping: bool = True) -> Any:
+    """The JSON value in a file; a mapping unless mapping=False. The same refusals as
+    read_yaml_file, a repeated key included."""
+    path = Path(path)
+    data = parse_json(_read_named_file(path, what), _source(path, what))
+    if mapping and not isinstance(data, dict):
+        raise UserError(f"{_source(path, what)} must hold a JSON object of keys to values")
+    return data
+
+
+def parse_yaml_mapping(text: str, source: str) -> dict[str, Any]:
+    """YAML text as a mapping; `source` names it in the one-line error."""
+    import yaml  # here, not at the top: `ponder --help` must not pay for it
+
+    try:
+        data = yaml.load(text, Loader=_strict_yaml_loader())  # a SafeLoader subclass
+    except yaml.YAMLError as err:
+        raise UserError(f"{source} is not valid YAML: {_yaml_problem(err)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{source} must hold a mapping of keys to values")
+    return data
+
+
+def parse_json(text: str, source: str) -> Any:
+    """JSON text; a repeated key in one object is an error (json.loads keeps the last)."""
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in obj:
+                raise UserError(f"{source}: invalid JSON (key {key!r} appears twice in one object)")
+            obj[key] = value
+        return obj
+
+    try:
+        return json.loads(text, object_pairs_hook=unique_keys)
+    except json.JSONDecodeError as err:
+        raise UserError(
+            f"{source}: invalid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
+        ) from None
+
+
+def _source(path: Path, what: str) -> str:
+    return str(path) if what == "file" else f"{what} {path}"
+
+
+def _read_named_file(path: Path, what: str) -> str:
+    if not path.exists():
+        raise UserError(f"{what} not found: {path}")
+    return read_text_file(path)  # refuses a directory, non-UTF-8 bytes, an unreadable file
+
+
+def _yaml_problem(err: Exception) -> str:
+    """'found duplicate key 'lr' at line 7': the problem and where, in one line."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}" if mark is not None else problem
+
+
+@functools.cache
+def _strict_yaml_loader() -> type:
+    """yaml.SafeLoader that refuses a key repeated in one mapping (PyYAML keeps the last,
+    so `lr` written twice would silently take the second)."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *base` may be overridden by the keys beside it
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, Hashable):
+                    continue  # SafeLoader itself refuses an unhashable key
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping",
+                        node.start_mark,
+                        f"found duplicate key {key!r}",
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
+
+
+def check_output_file(path: Path, what: str) -> None:
+    """UserError unless a file can be written at `path` (`what` names it, e.g. "--png"):
+    it must not be a directory, and nothing above it may be a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a directory; give a file name")
+    _check_parents(path, what)
+
+
+def check_output_dir(path: Path, what: str) -> None:
+    """UserError unless `path` can be created or replaced as a directory: it must have a
+    name of its own (not '.', '..' or '/'), must not be a file, and nothing above it may be
+    a file."""
+    path = Path(path)
+    if path.name in ("", ".", ".."):
+        raise UserError(f"{what} {str(path)!r} names no directory of its own; give a new name")
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path} is a file, not a directory")
+    _check_parents(path, what)
+
+
+def _check_parents(path: Path, what: str) -> None:
+    """The nearest existing folder above `path` must be a directory (mkdir would fail)."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{what} {path}: {parent} is a file, not a directory")
+            return

@@ -122,7 +122,7 @@ def test_different_dataset_is_refused_unless_overwrite(tmp_path: Path) -> None:
 def test_foreign_directory_is_refused(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "notes.txt").write_text("mine")
-    with pytest.raises(UserError, match="already holds a different dataset"):
+    with pytest.raises(UserError, match="refusing to replace .*: it is not a dataset directory"):
         build_dataset("maze", tmp_path / "d", **SMALL)
     assert (tmp_path / "d" / "notes.txt").read_text() == "mine"
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,9 @@ from ponder.data.augment import NUM_DIHEDRAL, canonical_key, dihedral
 from ponder.data.format import (
     BLANK_IDENTIFIER,
     FORMAT_VERSION,
+    IDENTIFIERS_JSON,
     PONDER_JSON,
+    SPLITS,
     DatasetMetadata,
     Split,
     content_hash,
@@ -33,10 +37,18 @@ from ponder.data.format import (
     write_split,
 )
 from ponder.errors import UserError
+from ponder.fileio import check_output_dir
+
+try:
+    import fcntl
+except ImportError:  # Windows: builds into one directory do not take turns there
+    fcntl = None
 
 AUGMENTATIONS = (None, "dihedral")
 # Give up when this many generated puzzles in a row were duplicates: the space is exhausted.
 MAX_DUPLICATES_IN_A_ROW = 1000
+# What a dataset directory holds; a directory holding anything else is never replaced.
+DATASET_ENTRIES = frozenset({PONDER_JSON, IDENTIFIERS_JSON, *SPLITS})
 
 
 def build_dataset(
@@ -64,6 +76,7 @@ def build_dataset(
     if aug is not None and aug not in task.augmentations:
         raise UserError(f"task {task_name!r} does not support augmentation {aug!r}")
     params = _resolve_params(task.generate, task_name, task_params)
+    _check_params(task, params)
     recipe = {"task": task_name, "params": params, "seed": seed, "train": train, "test": test}
     recipe["aug"] = aug
     return write_once(
@@ -76,28 +89,155 @@ def write_once(
 ) -> Path:
     """Run `write(tmp)` into a temporary directory and move it to `out_dir` atomically. An
     existing dataset built from the same recipe is returned untouched; a different one is
-    refused unless `overwrite`."""
-    if out_dir.exists() and not overwrite:
-        if _same_recipe(out_dir, recipe):
-            return out_dir
-        raise UserError(
-            f"{out_dir} already holds a different dataset; pass --overwrite to replace it"
-        )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    refused unless `overwrite`; a directory that is not a dataset is never replaced.
+
+    Builds into the same `out_dir` take turns (a lock file beside it), so of two different
+    builds started at once the second refuses (or, with `overwrite`, replaces) the first's
+    dataset instead of both saying "ready"."""
+    out_dir = Path(out_dir)
+    check_output_dir(out_dir, "output directory")
+    if _existing_is_reusable(out_dir, recipe, overwrite):  # refuse early, before any work
+        return out_dir
+    created = _make_parents(out_dir)
     try:
-        write(tmp)
-        _move_into_place(tmp, out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with _build_lock(out_dir):
+            # Another build may have finished while this one waited: look again.
+            if _existing_is_reusable(out_dir, recipe, overwrite):
+                return out_dir
+            _remove_stale_temporaries(out_dir)
+            tmp, old = _temporary(out_dir, "tmp"), _temporary(out_dir, "old")
+            try:
+                write(tmp)
+                _move_into_place(tmp, old, out_dir)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        _remove_empty_dirs(created)
+        raise
     return out_dir
+
+
+def _existing_is_reusable(out_dir: Path, recipe: dict[str, Any], overwrite: bool) -> bool:
+    """True when `out_dir` already holds this recipe's dataset (and no `overwrite`); False
+    when there is nothing to keep; UserError when something there must not be replaced."""
+    if not out_dir.exists() or not any(out_dir.iterdir()):
+        return False
+    _check_replaceable(out_dir)
+    if overwrite:
+        return False
+    if _same_recipe(out_dir, recipe):
+        return True
+    raise UserError(f"{out_dir} already holds a different dataset; pass --overwrite to replace it")
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Only a dataset may be replaced: the HRM/TRM layout (ponder.json or a split's
+    dataset.json) and nothing else, so a mistyped --out never deletes a user's files."""
+    is_dataset = (out_dir / PONDER_JSON).is_file() or any(
+        (out_dir / split / "dataset.json").is_file() for split in SPLITS
+    )
+    if not is_dataset:
+        raise UserError(f"refusing to replace {out_dir}: it is not a dataset directory")
+    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in DATASET_ENTRIES)
+    if foreign:
+        raise UserError(
+            f"refusing to replace {out_dir}: it holds {foreign[0]!r}, which is not part of "
+            "a dataset; move it away first"
+        )
+
+
+def _make_parents(out_dir: Path) -> list[Path]:
+    """Create the missing folders above `out_dir`; returns them, deepest first."""
+    missing = [p for p in out_dir.parents if not p.exists()]
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(exist_ok=True)
+        except OSError as err:
+            raise UserError(f"cannot create {folder}: {err.strerror}") from None
+    return missing
+
+
+def _remove_empty_dirs(folders: list[Path]) -> None:
+    """Undo _make_parents after a failed build, keeping any folder someone filled since."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+@contextmanager
+def _build_lock(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `.NAME.lock` beside `out_dir` (waiting for another build
+    of it to finish). The file is removed on release; a waiter that then holds a removed
+    file's lock notices (its inode is no longer the path's) and locks the new file."""
+    if fcntl is None:  # no flock on this platform: builds do not take turns
+        yield
+        return
+    path = out_dir.parent / f".{out_dir.name}.lock"
+    said_waiting = False
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise UserError(f"cannot write beside {out_dir}: {err.strerror}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not said_waiting:
+                    print(f"waiting for another build of {out_dir} to finish", file=sys.stderr)
+                    said_waiting = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            if _is_same_file(fd, path):
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still locked: no one else holds this inode
+        os.close(fd)
+
+
+def _is_same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def _temporary(out_dir: Path, kind: str) -> Path:
+    """`.NAME.tmp-PID` (the build in progress) or `.NAME.old-PID` (the replaced dataset)."""
+    return out_dir.parent / f".{out_dir.name}.{kind}-{os.getpid()}"
+
+
+def _remove_stale_temporaries(out_dir: Path) -> None:
+    """Delete what killed builds of `out_dir` left beside it. Called under the build lock,
+    so no live build of `out_dir` owns any of them."""
+    pattern = re.compile(rf"\.{re.escape(out_dir.name)}\.(tmp|old)-\d+")
+    for entry in out_dir.parent.iterdir():
+        if pattern.fullmatch(entry.name):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 def _check_counts(train: int, test: int, seed: int) -> None:
     for name, value, low in (("train", train, 1), ("test", test, 0), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise UserError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _check_params(task: Any, params: dict[str, Any]) -> None:
+    """The task's generator validates its own parameters (sizes have upper bounds there):
+    one throwaway puzzle from a separate stream surfaces a bad one before any file is
+    touched, and leaves the dataset's own random streams as they were."""
+    task.generate(np.random.default_rng(0), **params)
 
 
 def _resolve_params(generate: Callable[..., Any], task_name: str, given: dict[str, Any]) -> dict:
@@ -148,20 +288,20 @@ def _same_params(existing: Any, wanted: dict[str, Any]) -> bool:
     return all(existing.get(k) == v if k in existing else v is None for k, v in wanted.items())
 
 
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
-    """Rename `tmp` to `out_dir`; an old `out_dir` is moved aside first and deleted after,
-    so a crash leaves either the old or the new dataset, never a mix."""
+def _move_into_place(tmp: Path, old: Path, out_dir: Path) -> None:
+    """Rename `tmp` to `out_dir`; an old `out_dir` is moved aside to `old` first (and put
+    back if the second rename is interrupted), so the old or the new dataset is in place."""
     if not out_dir.exists():
         os.rename(tmp, out_dir)
         return
-    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-    shutil.rmtree(old, ignore_errors=True)
-    os.rename(out_dir, old)
-    os.rename(tmp, out_dir)
-    if old.is_dir():
-        shutil.rmtree(old)
-    else:
-        old.unlink()
+    try:
+        os.rename(out_dir, old)
+        os.rename(tmp, out_dir)
+    except BaseException:
+        if old.exists() and not out_dir.exists():  # interrupted between the two renames
+            os.rename(old, out_dir)
+        raise
+    shutil.rmtree(old)
 
 
 def _write_dataset(task: Any, root: Path, recipe: dict[str, Any]) -> None:

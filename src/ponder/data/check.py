@@ -1,12 +1,16 @@
 """Validate a dataset directory: structure, value ranges, honest labels and no leakage.
 
 `check_dataset` stops at the first problem and raises UserError naming it; a dataset that
-passes loads and trains. Datasets built by HRM or TRM (no ponder.json) are checked too.
+passes loads and trains. Datasets built by HRM or TRM (no ponder.json) are checked too,
+without the checks that need to know the task. `check_opened` is what `train`, `eval` and
+`solve` run on every dataset they open: the same checks less the leakage check and, for a
+large dataset, the content hash.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ from ponder.data.format import (
     PONDER_JSON,
     SPLITS,
     Split,
+    content_files,
     content_hash,
     load_split,
     read_identifiers,
@@ -33,37 +38,95 @@ MAX_IGNORED_LABEL_FRACTION = 0.5
 # ignore, say, every road cell but the route's leave holes all over the box even when they
 # stay under MAX_IGNORED_LABEL_FRACTION.
 MAX_LABEL_HOLE_FRACTION = 0.1
+# The content hash reads every array file a second time (sha256 at roughly 1 GB/s, on top
+# of loading them). Opening a dataset to train or evaluate hashes it only up to this size,
+# a fraction of a second; `ponder data check` always does.
+HASH_ON_OPEN_MAX_BYTES = 64 * 2**20
+# Label checks walk the examples in chunks of this many rows, so their boolean temporaries
+# stay small for datasets of a million examples.
+CHECK_CHUNK_ROWS = 1 << 15
 
 
 def check_dataset(root: Path) -> dict[str, Any]:
     """Check every split of the dataset at `root`; returns a summary (see `format_summary`).
 
     Summary: {"root", "task", "aug", "identifiers", "train": {...}, "test": {...},
-    "leakage": {"dihedral": bool, "leaked_puzzles": 0}}; each split holds examples, puzzles,
-    groups, seq_len, vocab_size and label_histogram (count per token id)."""
+    "leakage": {"dihedral": bool, "leaked_puzzles": int}}; each split holds
+    examples, puzzles, groups, seq_len, vocab_size and label_histogram (count per token id).
+    A dataset built with --overfit tests on its training puzzles on purpose: its leaked
+    puzzles are counted, not refused (leaked_puzzles is 0 for any other)."""
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"{root}: dataset directory not found")
     ponder = read_ponder_json(root)
+    task = dataset_task(root, ponder)
     splits = {name: load_split(root, name) for name in SPLITS}
     identifiers = read_identifiers(root)
-    shape = _grid_shape(ponder, splits["train"].metadata.seq_len)
-    for name, split in splits.items():
-        check_split(name, split, shape)
-    _check_splits_agree(splits["train"], splits["test"])
+    check_contents(root, splits["train"], splits["test"], task)
     dihedral = _use_dihedral(ponder, splits["train"].metadata.seq_len)
-    _check_leakage(splits["train"], splits["test"], dihedral)
+    overfit = ponder is not None and ponder.get("overfit") is True
+    leaked = _check_leakage(splits["train"], splits["test"], dihedral, allowed=overfit)
     if ponder is not None:
         _check_content_hash(root, ponder)
     summary: dict[str, Any] = {
         "root": str(root),
-        "task": None if ponder is None else ponder.get("task"),
+        "task": None if task is None else task.name,
         "aug": None if ponder is None else ponder.get("aug"),
         "identifiers": len(identifiers),
     }
     summary.update({name: _split_summary(split) for name, split in splits.items()})
-    summary["leakage"] = {"dihedral": dihedral, "leaked_puzzles": 0}
+    summary["leakage"] = {"dihedral": dihedral, "leaked_puzzles": leaked}
     return summary
+
+
+def check_opened(root: Path, train: Split, test: Split, task, ponder: dict | None) -> None:
+    """The checks `train`, `eval` and `solve` run on a dataset they open: `check_dataset`'s,
+    less the leakage check (it judges how the split was drawn, crashes nothing, and an
+    --overfit dataset leaks on purpose) and, above HASH_ON_OPEN_MAX_BYTES, the content hash."""
+    try:
+        check_contents(root, train, test, task)
+    except UserError as err:
+        # "train: labels ..." alone could be read as the command; say which dataset (a
+        # message that names one of its files already does).
+        if str(err).startswith(str(root)):
+            raise
+        raise UserError(f"dataset {root}: {err}") from None
+    if ponder is not None and _content_bytes(root) <= HASH_ON_OPEN_MAX_BYTES:
+        _check_content_hash(root, ponder)
+
+
+def dataset_task(root: Path, ponder: dict[str, Any] | None, given: str | None = None):
+    """The task of the dataset at `root`: `given` (a config's data.task, which HRM/TRM-built
+    data needs) or ponder.json's; None when neither names one. UserError for an unknown
+    name, or when the two disagree."""
+    from ponder import tasks  # late: the registry imports every task module
+
+    recorded = None if ponder is None else ponder.get("task")
+    if recorded is not None and not isinstance(recorded, str):
+        raise UserError(f"{root / PONDER_JSON}: 'task' must be a task name, got {recorded!r}")
+    if given is not None and recorded is not None and given != recorded:
+        raise UserError(f"data.task is {given} but {root / PONDER_JSON} says task {recorded}")
+    name = given or recorded
+    if name is None:
+        return None
+    try:
+        return tasks.get(name)
+    except UserError as err:
+        raise UserError(f"{root}: {err}") from None
+
+
+def check_contents(root: Path, train: Split, test: Split, task) -> None:
+    """Every check on loaded splits but leakage and the content hash: structure and labels
+    per split, the splits agree, tokens and grid shape fit `task` (None: unknown, HRM/TRM
+    data), and the few-shot arrays and task lists fit their split."""
+    splits = {"train": train, "test": test}
+    shape = _grid_shape(root, task, train.metadata.seq_len)
+    for name, split in splits.items():
+        check_split(name, split, shape)
+    _check_splits_agree(train, test)
+    if task is not None:
+        _check_task_tokens(root, task, splits)
+    _check_fewshot(root, task, splits)
 
 
 def check_split(name: str, split: Split, grid_shape: tuple[int, int] | None = None) -> None:
@@ -83,7 +146,7 @@ def check_split(name: str, split: Split, grid_shape: tuple[int, int] | None = No
     _check_identifiers(name, split)
     _check_totals(name, split)
     _check_labels_not_padding(name, split)
-    _check_label_holes(name, split, grid_shape or _grid_shape(None, split.metadata.seq_len))
+    _check_label_holes(name, split, grid_shape or _grid_shape(None, None, split.metadata.seq_len))
 
 
 def _check_token_arrays(name: str, split: Split) -> None:
@@ -154,23 +217,31 @@ def _check_totals(name: str, split: Split) -> None:
         )
 
 
-def _ignored_labels(split: Split) -> np.ndarray:
-    """[N, seq_len] bool: label cells the loss skips (padding or the ignore id)."""
-    meta = split.metadata
-    ignored = split.labels == meta.pad_id
+def _row_chunks(split: Split) -> Iterator[slice]:
+    """Slices of at most CHECK_CHUNK_ROWS examples covering the split."""
+    for start in range(0, split.num_examples, CHECK_CHUNK_ROWS):
+        yield slice(start, start + CHECK_CHUNK_ROWS)
+
+
+def _ignored_labels(split: Split, rows: slice) -> np.ndarray:
+    """[n, seq_len] bool for examples `rows`: label cells the loss skips (padding or the
+    ignore id)."""
+    meta, labels = split.metadata, split.labels[rows]
+    ignored = labels == meta.pad_id
     if meta.ignore_label_id is not None:
-        ignored |= split.labels == meta.ignore_label_id
+        ignored |= labels == meta.ignore_label_id
     return ignored
 
 
 def _check_labels_not_padding(name: str, split: Split) -> None:
-    meta = split.metadata
-    cells = split.inputs != meta.pad_id  # [N, seq_len]: input cells the model must answer
-    ignored = _ignored_labels(split)
-    total = int(cells.sum())
+    total = ignored = 0
+    for rows in _row_chunks(split):
+        cells = split.inputs[rows] != split.metadata.pad_id  # [n, seq_len]: cells to answer
+        total += int(cells.sum())
+        ignored += int((_ignored_labels(split, rows) & cells).sum())
     if total == 0:
         return
-    fraction = int((ignored & cells).sum()) / total
+    fraction = ignored / total
     if fraction > MAX_IGNORED_LABEL_FRACTION:
         raise UserError(
             f"labels in {name} are padding except the answer ({fraction:.0%} of input cells "
@@ -180,12 +251,14 @@ def _check_labels_not_padding(name: str, split: Split) -> None:
 
 def _check_label_holes(name: str, split: Split, shape: tuple[int, int]) -> None:
     """Refuse labels with ignored cells scattered inside the area they cover."""
-    rows, cols = shape
-    if rows * cols != split.metadata.seq_len or split.num_examples == 0:
+    if shape[0] * shape[1] != split.metadata.seq_len:
         return
-    real = ~_ignored_labels(split).reshape(-1, rows, cols)  # [N, rows, cols]
-    inside = _between(real.any(axis=2))[:, :, None] & _between(real.any(axis=1))[:, None, :]
-    box, holes = int(inside.sum()), int((inside & ~real).sum())
+    box = holes = 0
+    for rows in _row_chunks(split):
+        real = ~_ignored_labels(split, rows).reshape(-1, *shape)  # [n, rows, cols]
+        inside = _between(real.any(axis=2))[:, :, None] & _between(real.any(axis=1))[:, None, :]
+        box += int(inside.sum())
+        holes += int((inside & ~real).sum())
     if box and holes / box > MAX_LABEL_HOLE_FRACTION:
         raise UserError(
             f"labels in {name} have holes: {holes / box:.0%} of the cells inside the labelled "
@@ -200,19 +273,44 @@ def _between(present: np.ndarray) -> np.ndarray:
     return after_first & before_last
 
 
-def _grid_shape(ponder: dict[str, Any] | None, seq_len: int) -> tuple[int, int]:
-    """How a token row lies on the grid: the task's own shape when ponder.json names a known
-    task, else a square when seq_len is one (HRM/TRM mazes, Sudoku, ARC), else one row."""
-    name = None if ponder is None else ponder.get("task")
-    if isinstance(name, str):
-        from ponder import tasks  # late: the registry imports every task module
-
+def _grid_shape(root: Path | None, task, seq_len: int) -> tuple[int, int]:
+    """How a token row lies on the grid: the task's own shape (UserError when seq_len does
+    not fit the task), else a square when seq_len is one (HRM/TRM mazes, Sudoku, ARC), else
+    one row."""
+    if task is not None:
         try:
-            return tasks.get(name).grid_shape(seq_len)
-        except UserError:
-            pass  # an unknown task or shape is reported where the dataset is used
+            return task.grid_shape(seq_len)
+        except UserError as err:
+            raise UserError(f"{root} does not fit task {task.name}: {err}") from None
     side = math.isqrt(seq_len)
     return (side, side) if side * side == seq_len else (1, seq_len)
+
+
+def _check_task_tokens(root: Path, task, splits: dict[str, Split]) -> None:
+    """Inputs and labels hold only the task's tokens (a dataset of another task does not)."""
+    for name, split in splits.items():
+        for field in ("inputs", "labels"):
+            array = getattr(split, field)
+            if array.size and array.max() >= task.vocab_size:
+                raise UserError(
+                    f"{root} does not fit task {task.name}: {name} {field} hold token "
+                    f"{int(array.max())}, outside the {task.name} tokens 0..{task.vocab_size - 1}"
+                )
+
+
+def _check_fewshot(root: Path, task, splits: dict[str, Split]) -> None:
+    """A few-shot task needs its arrays and task lists; arrays that are there must fit."""
+    from ponder.data import fewshot  # late: it imports the task registry
+
+    needed = getattr(task, "fewshot", False)
+    for name, split in splits.items():
+        if needed and not split.fewshot:
+            missing = root / name / f"{split.metadata.sets[0]}__demo_inputs.npy"
+            raise UserError(f"{missing}: file not found (a {task.name} dataset needs it)")
+        if split.fewshot:
+            fewshot.check_fewshot_split(name, split)
+        if needed:
+            fewshot.read_task_names(root, name, split)
 
 
 def _check_splits_agree(train: Split, test: Split) -> None:
@@ -237,16 +335,21 @@ def _row_keys(inputs: np.ndarray, dihedral: bool) -> list[bytes]:
     return [canonical_key(row.reshape(side, side)) for row in rows]
 
 
-def _check_leakage(train: Split, test: Split, dihedral: bool) -> None:
+def _check_leakage(train: Split, test: Split, dihedral: bool, allowed: bool = False) -> int:
+    """The number of test puzzles whose inputs appear in train; UserError unless `allowed`."""
     seen = set(_row_keys(train.inputs, dihedral))
     leaked = np.array([k in seen for k in _row_keys(test.inputs, dihedral)], dtype=bool)
     if not leaked.any():
-        return
+        return 0
     # Count puzzles, not examples: example i belongs to puzzle searchsorted(offsets, i) - 1.
     example_ids = np.flatnonzero(leaked)
     puzzles = np.unique(np.searchsorted(test.puzzle_indices, example_ids, side="right") - 1)
     how = "up to rotation/reflection" if dihedral else "exactly"
-    raise UserError(f"{len(puzzles)} test puzzles leak: their inputs also appear in train ({how})")
+    if not allowed:
+        raise UserError(
+            f"{len(puzzles)} test puzzles leak: their inputs also appear in train ({how})"
+        )
+    return len(puzzles)
 
 
 def _check_content_hash(root: Path, ponder: dict[str, Any]) -> None:
@@ -258,9 +361,16 @@ def _check_content_hash(root: Path, ponder: dict[str, Any]) -> None:
         )
 
 
+def _content_bytes(root: Path) -> int:
+    return sum(path.stat().st_size for path in content_files(root))
+
+
 def _split_summary(split: Split) -> dict[str, Any]:
     meta = split.metadata
-    histogram = np.bincount(split.labels.reshape(-1).astype(np.int64), minlength=meta.vocab_size)
+    histogram = np.zeros(meta.vocab_size, dtype=np.int64)
+    for rows in _row_chunks(split):  # labels are checked to lie in [0, vocab_size)
+        tokens = split.labels[rows].reshape(-1).astype(np.int64)
+        histogram += np.bincount(tokens, minlength=meta.vocab_size)
     return {
         "examples": split.num_examples,
         "puzzles": split.num_puzzles,
@@ -287,7 +397,17 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"seq_len {s['seq_len']}, vocab {s['vocab_size']}"
         )
         lines.append(f"    label tokens {hist}")
+    if summary["test"]["examples"] == 0:
+        lines.append(
+            "  the test split is empty: `ponder train` skips evaluation, `ponder eval` refuses"
+        )
     leakage = summary["leakage"]
     how = "up to rotation/reflection" if leakage["dihedral"] else "exact match"
-    lines.append(f"  no test input appears in train ({how})")
+    if leakage["leaked_puzzles"]:
+        lines.append(
+            f"  {leakage['leaked_puzzles']} test puzzles are training puzzles ({how}), "
+            f"as asked: built with --overfit"
+        )
+    else:
+        lines.append(f"  no test input appears in train ({how})")
     return "\n".join(lines)

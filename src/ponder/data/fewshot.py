@@ -13,6 +13,7 @@ A split may hold several sets (the HRM layout allows it): the skills test split 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 from ponder.data.build import write_once
 from ponder.data.format import (
     BLANK_IDENTIFIER,
+    FEWSHOT_FIELDS,
     FORMAT_VERSION,
     PONDER_JSON,
     DatasetMetadata,
@@ -107,8 +109,13 @@ class _Writer:
         train = [
             (t, self._views(t, self.views.train, self.views.translate), True) for t in source.train
         ]
-        # demos only (False): these tasks' test pairs belong to the test split
-        train += [(t, test_views[t.name], False) for t in tests if t.name in source.demos_in_train]
+        # demos only (False): these tasks' test pairs belong to the test split. A task with
+        # a lone demonstration would be a puzzle without examples, so it stays out.
+        train += [
+            (t, test_views[t.name], False)
+            for t in tests
+            if t.name in source.demos_in_train and min(len(t.train), self.slots) >= 2
+        ]
         test_sets = {
             name: [(t, test_views[t.name], None) for t in ts]
             for name, ts in source.test_sets.items()
@@ -181,7 +188,9 @@ class _Writer:
         puzzles["demo_out"].append(np.stack(demo_out))
         puzzles["counts"].append(len(shown))
         puzzles["views"].append(view_to_row(view))
-        if demos and len(shown) >= 2:  # a lone demonstration would leave nothing to encode
+        # True or False (demos only): the demonstrations are examples, each hiding its own
+        # slot; a lone demonstration would leave nothing to encode.
+        if demos is not None and len(shown) >= 2:
             for slot, pair in enumerate(shown):
                 self._add_example(rows, encode(pair.input), encode(pair.output), slot, -1)
         if demos is not False:  # tasks only here for their demos keep their tests for test
@@ -226,9 +235,116 @@ def _mean_examples(parts) -> float:
     return sum(p.num_examples for p in parts) / max(1, puzzles)
 
 
-def read_task_names(root: Path, split: str) -> dict[str, list[str]]:
-    """The original task name of every group, per set, as the builder wrote them."""
-    data = read_json(Path(root) / split / TASKS_JSON)
-    if not isinstance(data, dict) or "tasks" not in data:
-        raise UserError(f"{Path(root) / split / TASKS_JSON}: not a few-shot task list")
-    return data["tasks"]
+def read_task_names(root: Path, split: str, loaded: Split | None = None) -> dict[str, list[str]]:
+    """The original task name of every group, per set, as the builder wrote them; with the
+    `loaded` split, also checked to name each of its sets' groups once."""
+    path = Path(root) / split / TASKS_JSON
+    data = read_json(path)
+    names = data.get("tasks") if isinstance(data, dict) else None
+    if not isinstance(names, dict) or not all(_is_name_list(v) for v in names.values()):
+        raise UserError(f'{path}: not a few-shot task list ({{"tasks": {{set: [names]}}}})')
+    if loaded is not None:
+        _check_names_fit(path, names, loaded)
+    return names
+
+
+def _is_name_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(name, str) for name in value)
+
+
+def _check_names_fit(path: Path, names: dict[str, list[str]], split: Split) -> None:
+    """One name per group of each set (the evaluator looks a group's task up by position)."""
+    if sorted(names) != sorted(split.metadata.sets):
+        raise UserError(
+            f"{path}: names sets {sorted(names)}, dataset.json has {sorted(split.metadata.sets)}"
+        )
+    group_starts = split.group_indices[:-1]  # [G] first puzzle of each group
+    for set_name, (first, end) in split.set_ranges.items():
+        groups = int(((group_starts >= first) & (group_starts < end)).sum())
+        if len(names[set_name]) != groups:
+            raise UserError(
+                f"{path}: set {set_name!r} names {len(names[set_name])} tasks, "
+                f"the arrays hold {groups}"
+            )
+
+
+def check_fewshot_split(name: str, split: Split) -> None:
+    """The few-shot arrays of a loaded split fit its examples, puzzles and canvas (else the
+    loader indexes out of range, or the evaluator builds a view that cannot exist); UserError
+    naming the first that does not. `split` has passed `check_split` already."""
+    fs = split.fewshot
+    for key in FEWSHOT_FIELDS:
+        if not np.issubdtype(fs[key].dtype, np.integer):
+            raise UserError(f"{name}: {key} must be an integer array, got dtype {fs[key].dtype}")
+    _check_demonstrations(name, split)
+    _check_example_slots(name, split)
+    _check_views(name, fs["puzzle_views"], split.num_puzzles, split.metadata.seq_len)
+
+
+def _require_shape(name: str, key: str, array: np.ndarray, shape: tuple) -> None:
+    """`shape` holds sizes, or None where any size goes."""
+    fits = array.ndim == len(shape) and all(
+        want is None or want == have for want, have in zip(shape, array.shape, strict=True)
+    )
+    if not fits:
+        want = ", ".join("K" if s is None else str(s) for s in shape)
+        raise UserError(f"{name}: {key} has shape {list(array.shape)}, expected [{want}]")
+
+
+def _check_demonstrations(name: str, split: Split) -> None:
+    """demo_inputs / demo_labels [P, K, seq_len] of tokens, demo_counts [P] in 0..K."""
+    fs, meta, p = split.fewshot, split.metadata, split.num_puzzles
+    _require_shape(name, "demo_inputs", fs["demo_inputs"], (p, None, meta.seq_len))
+    slots = int(fs["demo_inputs"].shape[1])
+    for key in ("demo_inputs", "demo_labels"):
+        _require_shape(name, key, fs[key], (p, slots, meta.seq_len))
+        if fs[key].size and (fs[key].min() < 0 or fs[key].max() >= meta.vocab_size):
+            bad = int(fs[key].min()) if fs[key].min() < 0 else int(fs[key].max())
+            raise UserError(f"{name}: {key} holds token {bad}, outside [0, {meta.vocab_size})")
+    counts = fs["demo_counts"]
+    _require_shape(name, "demo_counts", counts, (p,))
+    if counts.size and (counts.min() < 0 or counts.max() > slots):
+        bad = int(counts.min()) if counts.min() < 0 else int(counts.max())
+        raise UserError(f"{name}: demo_counts holds {bad}, outside 0..{slots} (demo slots)")
+
+
+def _check_example_slots(name: str, split: Split) -> None:
+    """Each example is either a filled demonstration slot of its puzzle or a test pair."""
+    fs, n = split.fewshot, split.num_examples
+    slot, test_index = fs["example_slot"], fs["example_test_index"]
+    _require_shape(name, "example_slot", slot, (n,))
+    _require_shape(name, "example_test_index", test_index, (n,))
+    puzzles = np.searchsorted(split.puzzle_indices, np.arange(n), side="right") - 1  # [N]
+    filled = fs["demo_counts"][puzzles]  # [N] demonstrations of each example's puzzle
+    bad = (slot < -1) | ((slot >= 0) & (slot >= filled))
+    if bad.any():
+        at = int(np.argmax(bad))
+        raise UserError(
+            f"{name}: example {at} is demonstration slot {int(slot[at])} of a puzzle with "
+            f"{int(filled[at])} demonstrations"
+        )
+    neither_or_both = (slot >= 0) == (test_index >= 0)
+    if (test_index < -1).any() or neither_or_both.any():
+        at = int(np.argmax((test_index < -1) | neither_or_both))
+        raise UserError(
+            f"{name}: example {at} has example_slot {int(slot[at])} and example_test_index "
+            f"{int(test_index[at])}; exactly one must be -1"
+        )
+
+
+def _check_views(name: str, views: np.ndarray, puzzles: int, seq_len: int) -> None:
+    """puzzle_views [P, VIEW_WIDTH]: a symmetry 0..7, a colour permutation keeping 0, and
+    an offset on the canvas (the rows `row_to_view` turns into transforms)."""
+    _require_shape(name, "puzzle_views", views, (puzzles, VIEW_WIDTH))
+    dihedral, colours, offsets = views[:, 0], views[:, 1 : 1 + NUM_COLOURS], views[:, -2:]
+    canvas = math.isqrt(seq_len)
+    bad = (dihedral < 0) | (dihedral > 7)
+    bad |= (np.sort(colours, axis=1) != np.arange(NUM_COLOURS)).any(axis=1) | (colours[:, 0] != 0)
+    bad |= (offsets < 0).any(axis=1) | (offsets >= canvas).any(axis=1)
+    if bad.any():
+        at = int(np.argmax(bad))
+        raise UserError(
+            f"{name}: puzzle_views row {at} is not a view (symmetry 0..7, colours a "
+            f"permutation of 0..9 keeping 0, offset inside the {canvas}x{canvas} canvas): "
+            f"{views[at].tolist()}"
+        )

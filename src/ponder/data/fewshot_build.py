@@ -24,6 +24,11 @@ from ponder.tasks import skills
 from ponder.tasks.arc import load_arc
 from ponder.tasks.fewshot import ARC_CANVAS, FewShotTask
 
+# Upper bounds, so a typo is refused before minutes of work or a MemoryError: ARC tasks
+# show at most 10 demonstrations, and HRM's/TRM's ARC recipe uses 1000 views per task.
+MAX_DEMOS = 10
+MAX_VIEWS = 1000
+
 
 def build_skills_dataset(
     out_dir: Path,
@@ -37,9 +42,11 @@ def build_skills_dataset(
     overfit: bool = False,
     overwrite: bool = False,
 ) -> Path:
-    for name, value in (("train", train), ("test", test), ("unseen", unseen), ("demos", demos)):
-        if value < 1:
-            raise UserError(f"{name} must be >= 1, got {value}")
+    for name, value in (("train", train), ("test", test), ("unseen", unseen)):
+        _check_whole(name, value, low=1)
+    _check_whole("seed", seed, low=0)
+    _check_whole("demos", demos, low=1, high=MAX_DEMOS)
+    _check_whole("size", max_size, low=_skills_min_size(), high=ARC_CANVAS)
     recipe = {"task": "skills", "seed": seed, "train": train, "test": test, "unseen": unseen}
     recipe.update(demos=demos, max_size=max_size, overfit=overfit)
     rng_train, rng_seen, rng_unseen = (
@@ -74,6 +81,19 @@ def _fresh(names, count: int, rng, taken: set, label: str, kw: dict) -> list[Few
     raise UserError(f"could not generate {count} distinct {label} instances; ask for fewer")
 
 
+def _skills_min_size() -> int:
+    """The smallest grid side on which every skill of the dataset fits."""
+    return max(skills.SKILLS[name].min_size for name in skills.TRAIN_SKILLS + skills.HELDOUT_SKILLS)
+
+
+def _check_whole(name: str, value: object, *, low: int, high: int | None = None) -> None:
+    """UserError unless `value` is a whole number in low..high (no upper bound if None)."""
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if not whole or value < low or (high is not None and value > high):
+        wanted = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise UserError(f"{name} must be a whole number {wanted}, got {value!r}")
+
+
 def _renamed(task: FewShotTask, name: str) -> FewShotTask:
     return FewShotTask(name=name, train=task.train, test=task.test, skill=task.skill)
 
@@ -93,8 +113,11 @@ def build_arc_dataset(
     overwrite: bool = False,
 ) -> Path:
     """ARC tasks (the first `train` / `test` of each split when not 0) in the part-1 layout."""
-    if views < 1 or test_views < 1:
-        raise UserError("views and test views must be >= 1")
+    for name, value in (("train", train), ("test", test), ("seed", seed)):
+        _check_whole(name, value, low=0)
+    _check_whole("views", views, low=1, high=MAX_VIEWS)
+    _check_whole("test views", test_views, low=1, high=MAX_VIEWS)
+    _check_whole("max demos", max_demos, low=1, high=MAX_DEMOS)
     recipe = {"task": "arc", "source": source, "train": train, "test": test, "seed": seed}
     recipe.update(views=views, test_views=test_views, translate=translate)
     recipe.update(max_demos=max_demos, eval_demos_in_train=eval_demos_in_train)

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ponder.errors import UserError
+from ponder.fileio import read_json_file
 
 SPLITS = ("train", "test")
 ARRAY_FIELDS = ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")
@@ -145,17 +146,9 @@ def _require_int(value: Any, key: str, path: Path) -> None:
 
 
 def read_json(path: Path) -> Any:
-    """Parsed JSON at `path`; UserError naming the path when missing or malformed."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}: invalid JSON ({exc.msg} at line {exc.lineno})") from None
+    """Parsed JSON at `path`; UserError naming the path when missing, not UTF-8, malformed
+    or repeating a key (fileio's strict reader)."""
+    return read_json_file(path, mapping=False)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -163,14 +156,24 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, sort_keys=True, indent=2) + "\n", encoding="utf-8")
 
 
+NPY_MAGIC = b"\x93NUMPY"  # the first bytes of every .npy file
+
+
 def _load_array(path: Path) -> np.ndarray:
     if not path.is_file():
         raise UserError(f"{path}: file not found")
+    with path.open("rb") as f:
+        # Checked first: numpy takes any other bytes for a pickle and suggests allow_pickle.
+        has_header = f.read(len(NPY_MAGIC)) == NPY_MAGIC
+    if not has_header:
+        raise UserError(f"{path}: not a readable .npy array file (no .npy header)")
     try:
         # allow_pickle=False: a dataset file must never be able to run code.
         return np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise UserError(f"{path}: not a readable .npy array ({exc})") from None
+    except (ValueError, OSError, EOFError):
+        raise UserError(
+            f"{path}: not a readable .npy array file (truncated, or it holds Python objects)"
+        ) from None
 
 
 def load_metadata(root: Path, split: str) -> DatasetMetadata:
@@ -200,16 +203,28 @@ def load_split(root: Path, split: str) -> Split:
 
 
 def _load_fewshot(split_dir: Path, sets: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The few-shot arrays of every set, concatenated (none when the first set has none)."""
-    if not (split_dir / f"{sets[0]}__demo_inputs.npy").is_file():
+    """The few-shot arrays of every set, concatenated; none when no set has any. Once one
+    few-shot file is there, every one must be (a missing one is named by `_load_array`)."""
+    paths = [split_dir / f"{s}__{name}.npy" for s in sets for name in FEWSHOT_FIELDS]
+    if not any(path.is_file() for path in paths):
         return {}
     per_set = [
         {name: _load_array(split_dir / f"{s}__{name}.npy") for name in FEWSHOT_FIELDS} for s in sets
     ]
+    return {name: _join([p[name] for p in per_set], split_dir, name) for name in FEWSHOT_FIELDS}
+
+
+def _join(arrays: list[np.ndarray], split_dir: Path, name: str) -> np.ndarray:
+    """One set's array, or the sets' arrays concatenated; UserError when they cannot be."""
+    if len(arrays) == 1:
+        return arrays[0]
     try:
-        return {name: np.concatenate([p[name] for p in per_set]) for name in FEWSHOT_FIELDS}
-    except ValueError as exc:
-        raise UserError(f"{split_dir}: few-shot arrays of the sets do not agree ({exc})") from None
+        return np.concatenate(arrays)
+    except ValueError:
+        shapes = ", ".join(str(list(a.shape)) for a in arrays)
+        raise UserError(
+            f"{split_dir}: the sets' {name} arrays do not fit together ({shapes})"
+        ) from None
 
 
 def _concatenate_sets(parts: list[dict[str, np.ndarray]], split_dir: Path) -> dict[str, np.ndarray]:
@@ -219,7 +234,7 @@ def _concatenate_sets(parts: list[dict[str, np.ndarray]], split_dir: Path) -> di
         for name in ("puzzle_indices", "group_indices"):
             if part[name].ndim != 1 or part[name].size == 0:
                 raise UserError(f"{split_dir}: {name} must be a non-empty 1D array in every set")
-    out = {name: np.concatenate([p[name] for p in parts]) for name in ARRAY_FIELDS[:3]}
+    out = {name: _join([p[name] for p in parts], split_dir, name) for name in ARRAY_FIELDS[:3]}
     puzzle_idx, group_idx = [parts[0]["puzzle_indices"]], [parts[0]["group_indices"]]
     n_examples = n_puzzles = 0
     for prev, part in zip(parts, parts[1:], strict=False):

@@ -20,6 +20,8 @@ def evaluate_run(run_dir: Path, data: Path | None = None, device: str | None = N
     """Evaluate a run's best checkpoint on every test example; write eval/metrics.json and
     eval/samples.png (failures first)."""
     run = load_run(run_dir, data, device)
+    if run.data.test.num_examples == 0:
+        raise UserError(f"nothing to evaluate: the test split of {run.data.root} is empty")
     with torch.no_grad(), run.runtime.autocast():
         report, preds, verdicts = judge_model(run.config, run.data, run.model, run.runtime)
     out_dir = Path(run_dir) / "eval"
@@ -58,6 +60,10 @@ def solve_file(
     run = load_run(run_dir, device=device)
     task = run.data.task
     puzzle = task.parse_puzzle(read_text_file(file))
+    if getattr(task, "fewshot", False):  # an ARC JSON task file: demonstrations and queries
+        from ponder.eval.fewshot_solve import solve_fewshot_task
+
+        return solve_fewshot_task(run, puzzle, png)
     _check_fits(task, puzzle, run.data.spec.seq_len)
     inputs = torch.as_tensor(task.encode(puzzle)[None], device=run.runtime.device)
     # A puzzle from a file has no identifier: it gets the blank one.

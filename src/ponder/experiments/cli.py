@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ponder.experiments.suite import format_plan, load_suite, read_experiment_file, run_suite
-
 
 def add_suite_parser(sub) -> None:
     """Add `suite` to the main parser's sub-commands (`sub` from add_subparsers)."""
@@ -26,6 +24,9 @@ def add_suite_parser(sub) -> None:
 
 def run_suite_command(args: argparse.Namespace) -> int:
     """A sweep when the file says `mode: sweep`, else a suite; --dry-run only plans."""
+    # Imported here: building the parser must stay light (the suite pulls in torch).
+    from ponder.experiments.suite import format_plan, load_suite, read_experiment_file, run_suite
+
     if read_experiment_file(args.file).get("mode") == "sweep":
         # lazy: only sweeps need Optuna
         from ponder.experiments.sweep import format_sweep_plan, load_sweep, run_sweep

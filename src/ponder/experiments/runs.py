@@ -18,15 +18,14 @@ from typing import Any
 import yaml
 
 from ponder.config import RunConfig
+from ponder.config import config_differences as _config_changes
 from ponder.errors import TrainingDiverged, UserError
-from ponder.fileio import atomic_write_text
+from ponder.fileio import atomic_write_text, read_json_file, read_yaml_file
 from ponder.train.rundir import CONFIG_NAME, checkpoint_path
 
 SUMMARY_NAME = "summary.json"
 FAILED_NAME = "failed.json"  # a seed whose training diverged: why, and its config
 TrainFn = Callable[[RunConfig], Path]
-# Where a run may live and on what device does not make it a different experiment.
-_PLACE_KEYS = ("device", "run_dir", "name")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,9 +78,9 @@ def read_seed_result(run_dir: Path, seed: int) -> SeedResult:
     """What a finished seed left: summary.json, or failed.json for a diverged run."""
     failed = run_dir / FAILED_NAME
     if failed.is_file():
-        reason = json.loads(failed.read_text(encoding="utf-8"))["reason"]
+        reason = read_json_file(failed).get("reason")
         return SeedResult(seed, run_dir, "failed", {}, reason=reason)
-    summary = json.loads((run_dir / SUMMARY_NAME).read_text(encoding="utf-8"))
+    summary = read_json_file(run_dir / SUMMARY_NAME)
     reason = summary.get("stopped_early")
     return SeedResult(
         seed=seed,
@@ -129,32 +128,16 @@ def has_outcome(run_dir: Path) -> bool:
 
 def _saved_config(run_dir: Path) -> dict[str, Any]:
     if (run_dir / CONFIG_NAME).is_file():
-        return yaml.safe_load((run_dir / CONFIG_NAME).read_text(encoding="utf-8")) or {}
+        return read_yaml_file(run_dir / CONFIG_NAME, "run config")
     if (run_dir / FAILED_NAME).is_file():
-        return json.loads((run_dir / FAILED_NAME).read_text(encoding="utf-8"))["config"]
+        return read_json_file(run_dir / FAILED_NAME).get("config") or {}
     raise UserError(f"{run_dir} has a {SUMMARY_NAME} but no {CONFIG_NAME}")
 
 
 def config_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """Dotted keys where two configs differ, ignoring where and on what device they run."""
-    old, new = _flatten(saved), _flatten(now)
-    keys = sorted(set(old) | set(new))
-    missing = object()
-    return [
-        key
-        for key in keys
-        if key.split(".")[0] not in _PLACE_KEYS and old.get(key, missing) != new.get(key, missing)
-    ]
-
-
-def _flatten(raw: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+    """Dotted keys where two configs differ, ignoring where and on what device they run
+    (a run's place does not make it a different experiment)."""
+    return [key for key, _, _ in _config_changes(saved, now)]
 
 
 def train_seed(config: RunConfig, seed: int, train_fn: TrainFn) -> tuple[SeedResult, bool]:

@@ -11,13 +11,15 @@ import difflib
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ponder.config import SEED_MAX
 from ponder.errors import UserError
-from ponder.models.base import FrozenConfig
+from ponder.fileio import read_yaml_file
+from ponder.models.base import FrozenConfig, error_location
 
 STOP = "stop"  # the rule target that ends a suite
 _SUITE_NAME = re.compile(r"[A-Za-z0-9_.-]+\Z")
@@ -35,7 +37,7 @@ class StopRule(FrozenConfig):
 class RunSpec(FrozenConfig):
     config: str  # a YAML preset, relative to the current directory
     overrides: list[str] | dict[str, Any] = []  # "key=value" strings or {key: value}
-    seeds: list[int] = Field([0], min_length=1)
+    seeds: list[Annotated[int, Field(ge=0, le=SEED_MAX)]] = Field([0], min_length=1)
     after: list[str] = []  # runs that must be complete before this one starts
 
     @field_validator("seeds")
@@ -104,16 +106,7 @@ def out_dir(name: str, out: str | None) -> Path:
 
 def read_experiment_file(path: str | Path) -> dict[str, Any]:
     """The raw mapping of an experiment file, or a UserError naming what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"experiment file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise UserError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"experiment file {path} must hold a mapping of keys to values")
-    return raw
+    return read_yaml_file(Path(path), "experiment file")
 
 
 def parse_schema(cls: type[Schema], raw: dict[str, Any], source: Path) -> Schema:
@@ -122,7 +115,7 @@ def parse_schema(cls: type[Schema], raw: dict[str, Any], source: Path) -> Schema
         return cls.model_validate(raw)
     except ValidationError as err:
         first = err.errors()[0]
-        loc = ".".join(str(part) for part in first["loc"])
+        loc = ".".join(str(part) for part in error_location(first))
         if first["type"] == "extra_forbidden":
             known = [f.alias or name for name, f in _fields_at(cls, first["loc"][:-1])]
             near = difflib.get_close_matches(str(first["loc"][-1]), known, n=1)

@@ -76,7 +76,7 @@ from ponder.experiments.schema import (
     read_experiment_file,
     yaml_value,
 )
-from ponder.fileio import atomic_write_text
+from ponder.fileio import atomic_write_text, read_json_file
 from ponder.train.rundir import checkpoint_path
 
 __all__ = [
@@ -221,7 +221,7 @@ class _State:
 
     def __init__(self, plan: SuitePlan):
         self.path = plan.out / STATE_NAME
-        previous = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        previous = read_json_file(self.path) if self.path.is_file() else {}
         self.previous_decisions = previous.get("decisions", [])
         self.data: dict[str, Any] = {
             "suite": plan.spec.name,

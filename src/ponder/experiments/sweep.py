@@ -26,14 +26,13 @@ trial. One process per sweep: a trial left RUNNING is taken to be an interrupted
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ponder.config import RunConfig, dump_config
+from ponder.config import SEED_MAX, RunConfig, dump_config
 from ponder.errors import UserError
 from ponder.experiments.configs import build_run_config
 from ponder.experiments.results import RESULTS_MD, write_csv, write_markdown
@@ -52,7 +51,7 @@ from ponder.experiments.schema import (
     parse_schema,
     read_experiment_file,
 )
-from ponder.fileio import atomic_write_text
+from ponder.fileio import atomic_write_text, read_json_file
 from ponder.models.base import FrozenConfig
 
 Choice = bool | int | float | str | None
@@ -98,7 +97,7 @@ class SweepSpec(FrozenConfig):
     trials: int = Field(gt=0)
     metric: str = "exact"
     direction: Literal["maximize", "minimize"] = "maximize"
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     stop_rules: list[StopRule] = []
 
 
@@ -173,7 +172,8 @@ def open_study(plan: SweepPlan):
         storage=storage,
         study_name=plan.spec.name,
         direction=plan.spec.direction,
-        sampler=optuna.samplers.TPESampler(seed=plan.spec.seed + existing),
+        # numpy under TPE takes seeds below 2**32: wrap the offset seed around
+        sampler=optuna.samplers.TPESampler(seed=(plan.spec.seed + existing) % 2**32),
         load_if_exists=True,
     )
 
@@ -297,6 +297,6 @@ def _trial_rows(plan: SweepPlan, study) -> tuple[list[str], list[list[Any]]]:
 def _trial_files(trial_dir: Path) -> tuple[dict, dict]:
     def read(name: str) -> dict:
         path = trial_dir / name
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        return read_json_file(path) if path.is_file() else {}
 
     return read(SUMMARY_NAME), read(FAILED_NAME)

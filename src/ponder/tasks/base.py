@@ -60,6 +60,15 @@ class Task(Protocol):
         """The task's text format -> grid; UserError naming the first problem."""
         ...
 
+    def parse_puzzle(self, text: str) -> np.ndarray:
+        """`parse`, then the puzzle's own checks (well formed, no answer marked, solvable)."""
+        ...
+
+    def parse_answer(self, text: str, puzzle: np.ndarray) -> np.ndarray:
+        """An answer to judge against `puzzle`. UserError only when it cannot be judged
+        (unreadable, the wrong shape); a wrong answer parses, the verifier judges it."""
+        ...
+
     def format(self, grid: np.ndarray) -> str:
         """Grid -> the task's text format; `parse(format(g))` equals `g`."""
         ...

@@ -13,7 +13,10 @@ the answer. A grid filling the canvas has no markers.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -99,11 +102,124 @@ def check_grid(grid: object, where: str, max_size: int = ARC_CANVAS) -> np.ndarr
     return np.asarray(grid, dtype=np.uint8)
 
 
+# ---------------------------------------------------------------------- the task file format
+
+
+def parse_task(task_id: str, data: Any, label: str | None = None) -> FewShotTask:
+    """One ARC JSON task -> FewShotTask; UserError naming the task (or `label`, default
+    "task <id>") and the pair if malformed."""
+    label = f"task {task_id}" if label is None else label
+    if not isinstance(data, dict):
+        raise UserError(f"{label}: a task must be a JSON object with 'train' and 'test'")
+    parts = {}
+    for part in ("train", "test"):
+        if part not in data:
+            raise UserError(f"{label}: missing key {part!r}")
+        pairs = data[part]
+        if not isinstance(pairs, list) or not pairs:
+            raise UserError(f"{label}: {part!r} must be a non-empty list of pairs")
+        parts[part] = tuple(
+            _parse_pair(pair, f"{label} {part} pair {i}", part == "test")
+            for i, pair in enumerate(pairs)
+        )
+    return FewShotTask(name=str(task_id), train=parts["train"], test=parts["test"])
+
+
+def _parse_pair(pair: Any, where: str, output_optional: bool) -> Pair:
+    if not isinstance(pair, dict) or "input" not in pair:
+        raise UserError(f"{where}: a pair must be an object with 'input' and 'output'")
+    grid_in = check_grid(pair["input"], f"{where} input")
+    if "output" not in pair and output_optional:
+        return Pair(grid_in, None)  # a hidden test answer
+    if "output" not in pair:
+        raise UserError(f"{where}: missing key 'output'")
+    return Pair(grid_in, check_grid(pair["output"], f"{where} output"))
+
+
+def task_to_json(task: FewShotTask) -> dict:
+    """FewShotTask -> ARC JSON {"train": [...], "test": [...]}; a hidden output is omitted."""
+
+    def pair_json(pair: Pair) -> dict:
+        out = {"input": pair.input.tolist()}
+        if pair.output is not None:
+            out["output"] = pair.output.tolist()
+        return out
+
+    return {
+        "train": [pair_json(p) for p in task.train],
+        "test": [pair_json(p) for p in task.test],
+    }
+
+
+def loads_json(text: str, what: str) -> Any:
+    """JSON text -> value; UserError naming `what` for bad syntax or a key given twice
+    (json.loads would silently keep the last)."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
+        keys = [key for key, _ in pairs]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise UserError(f"{what}: key {key!r} appears twice")
+        return dict(pairs)
+
+    try:
+        return json.loads(text, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{what} is not valid JSON ({err.msg}, line {err.lineno})") from None
+
+
+def stored_answers(task: FewShotTask) -> list[np.ndarray] | None:
+    """The test outputs the task holds, one per test input; None when any is hidden."""
+    outputs = [pair.output for pair in task.test]
+    return None if any(grid is None for grid in outputs) else outputs
+
+
+def answers_to_json(answers: Sequence[np.ndarray]) -> str:
+    """Answer grids -> the answer format: a JSON list, one grid per test input."""
+    return json.dumps([np.asarray(grid).tolist() for grid in answers]) + "\n"
+
+
+def parse_answers(text: str, count: int) -> list[np.ndarray]:
+    """The answer format -> `count` grids: a JSON list of grids (a lone grid when `count`
+    is 1). UserError when it is not that; a grid of the wrong size parses (it is wrong)."""
+    data = loads_json(text, "answer")
+    depth = _list_depth(data)
+    if depth == 2:
+        data = [data]  # one grid: the answer to a single test input
+    elif depth != 3:
+        raise UserError(
+            "answer must be the test output grids as JSON: a list of grids, one per test "
+            "input (a grid is a list of rows of colours 0..9)"
+        )
+    if len(data) != count:
+        inputs = f"{count} test input" + ("s" if count != 1 else "")
+        raise UserError(f"answer has {len(data)} grid(s), the task has {inputs}")
+    return [check_grid(grid, f"answer grid {i}") for i, grid in enumerate(data)]
+
+
+def _list_depth(value: Any) -> int:
+    """How deep the first elements of nested lists go: 2 for [[1]], 3 for [[[1]]]."""
+    depth = 0
+    while isinstance(value, list) and value:
+        depth, value = depth + 1, value[0]
+    return depth
+
+
+# ---------------------------------------------------------------------- the registry entry
+
+
 class FewShotFamily:
     """The registry entry of a few-shot family ("arc", "skills"): what the loader, trainer
-    and evaluator need to know of its datasets. Instances are generated and judged by the
-    family's own module (ponder.tasks.arc / ponder.tasks.skills), not through the grid
-    task protocol: a few-shot example is a query plus demonstrations, not one grid."""
+    and evaluator need to know of its datasets, and the task-file side of `ponder oracle`,
+    `verify` and `solve`. Instances are generated by the family's own module
+    (ponder.tasks.arc / ponder.tasks.skills): a few-shot example is a query plus
+    demonstrations, not one grid.
+
+    A task file is one ARC JSON task: {"train": [{"input", "output"}, ...], "test":
+    [{"input"[, "output"]}, ...]}. An answer is the test output grids as JSON, one per test
+    input (see `parse_answers`). `oracle` (task -> answers; UserError when it cannot tell)
+    computes the answers where the family has rules to compute them (skills); without one
+    (ARC: no program knows a task's rule) the answers are the test outputs the file holds."""
 
     fewshot = True
     vocab_size = VOCAB_SIZE
@@ -111,8 +227,9 @@ class FewShotFamily:
     ignore_label_id = PAD
     augmentations: tuple[str, ...] = ()
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, oracle: Callable[[FewShotTask], list[np.ndarray]] | None = None):
         self.name = name
+        self._oracle = oracle
 
     def grid_shape(self, seq_len: int) -> tuple[int, int]:
         side = int(round(seq_len**0.5))
@@ -120,8 +237,59 @@ class FewShotFamily:
             raise UserError(f"{self.name} datasets use a square canvas; seq_len {seq_len} is not")
         return side, side
 
-    def verify(self, query: np.ndarray, answer: np.ndarray, truth: np.ndarray) -> dict:
-        """An answer is right when it is the task's answer grid exactly (shape and colours):
-        a few-shot task's answer is unique (the skills' oracles guarantee it; ARC's is given)."""
-        same = answer.shape == truth.shape and bool(np.array_equal(answer, truth))
-        return {"exact": same}
+    def parse_puzzle(self, text: str) -> FewShotTask:
+        """A task file (ARC JSON) -> FewShotTask named "task"."""
+        return parse_task("task", loads_json(text, "task file"), label="task")
+
+    def parse_answer(self, text: str, puzzle: FewShotTask) -> list[np.ndarray]:
+        return parse_answers(text, len(puzzle.test))
+
+    def solve(self, puzzle: FewShotTask) -> list[np.ndarray]:
+        """The answer to every test input: the oracle's, or without one the stored outputs."""
+        if self._oracle is not None:
+            return self._oracle(puzzle)
+        stored = stored_answers(puzzle)
+        if stored is None:
+            raise UserError(
+                f"{self.name} has no oracle (no program knows a task's rule) and the task "
+                "file holds no test outputs to print"
+            )
+        return stored
+
+    def truths(self, puzzle: FewShotTask) -> list[np.ndarray]:
+        """What answers are judged against: the test outputs the file holds, else the
+        oracle's; UserError when there are neither."""
+        stored = stored_answers(puzzle)
+        if stored is not None:
+            return stored
+        if self._oracle is None:
+            raise UserError(
+                f"the task file holds no test outputs to judge against ({self.name} has no oracle)"
+            )
+        return self._oracle(puzzle)
+
+    def verify(
+        self,
+        puzzle: FewShotTask,
+        answer: Sequence[np.ndarray],
+        reference: Sequence[np.ndarray] | None = None,
+    ) -> dict:
+        """Exact per test input: the answer grid equals the truth in shape and colours (a
+        few-shot answer is unique: the skills' oracles guarantee it, ARC's is given).
+        `reference` (default: `truths`) is the truth. exact: every test input is right."""
+        truth = self.truths(puzzle) if reference is None else list(reference)
+        if len(answer) != len(truth):
+            raise UserError(f"got {len(answer)} answer grid(s) for {len(truth)} test input(s)")
+        hits = [_same(a, t) for a, t in zip(answer, truth, strict=True)]
+        return {"exact": all(hits), "per_test": hits}
+
+    def format(self, answers: Sequence[np.ndarray]) -> str:
+        return answers_to_json(answers)
+
+    def render_ascii(self, answers: Sequence[np.ndarray]) -> str:
+        return answers_to_json(answers)
+
+
+def _same(answer: np.ndarray, truth: np.ndarray) -> bool:
+    answer, truth = np.asarray(answer), np.asarray(truth)
+    return answer.shape == truth.shape and bool(np.array_equal(answer, truth))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,9 @@ from ponder.tasks.grids import PanelStyle, decode_grid, encode_grid, path_f1, re
 # Token ids, as in HRM's Maze-Hard data (PAD=0 so padding never looks like a maze cell).
 PAD, WALL, OPEN, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
 VOCAB_SIZE = 6
+# Generated maze sides. A model reads size * size tokens: 99 is ~10k, far past HRM's hardest
+# mazes (30x30); the bound turns a typo like 100000001 into an error, not a MemoryError.
+MIN_SIZE, MAX_SIZE = 5, 99
 
 _CHAR_TO_TOKEN = {"#": WALL, " ": OPEN, ".": OPEN, "S": START, "G": GOAL, "o": PATH}
 _TOKEN_TO_CHAR = {WALL: "#", OPEN: " ", START: "S", GOAL: "G", PATH: "o"}
@@ -151,10 +154,10 @@ class MazeTask:
             lines.pop()
         if not lines:
             raise UserError("empty maze file: no rows")
-        width = len(lines[0])
+        width = _usual_width(lines)
         for r, line in enumerate(lines, start=1):
             if len(line) != width:
-                raise UserError(f"row {r} has {len(line)} cells, expected {width}")
+                raise UserError(_ragged_row(r, line, width))
             for c, ch in enumerate(line, start=1):
                 if ch not in _CHAR_TO_TOKEN:
                     raise UserError(f"unknown character {ch!r} at row {r}, column {c}")
@@ -166,6 +169,16 @@ class MazeTask:
         grid = self.parse(text)
         self.check_puzzle(grid)
         return grid
+
+    def parse_answer(self, text: str, puzzle: np.ndarray) -> np.ndarray:
+        """An answer to judge against `puzzle`: `parse`, then the puzzle's shape. A wrong
+        answer (S or G overwritten, no route) parses: judging it is the verifier's job."""
+        answer = self.parse(text)
+        if answer.shape != np.shape(puzzle):
+            raise UserError(
+                f"answer has shape {_size(answer.shape)}, the puzzle {_size(puzzle.shape)}"
+            )
+        return answer
 
     def check_puzzle(self, grid: np.ndarray) -> None:
         """UserError unless `grid` is a solvable puzzle: one S, one G, no PATH, a route."""
@@ -204,8 +217,8 @@ MAZE = MazeTask()
 
 
 def _check_generate_args(size: int, min_path: int, loop_fraction: float, max_tries: int) -> None:
-    if not isinstance(size, numbers.Integral) or size < 5:
-        raise UserError(f"maze size must be an integer >= 5, got {size!r}")
+    if not isinstance(size, numbers.Integral) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise UserError(f"maze size must be an integer in {MIN_SIZE}..{MAX_SIZE}, got {size!r}")
     if not isinstance(min_path, numbers.Integral) or min_path < 0:
         raise UserError(f"min_path must be an integer >= 0, got {min_path!r}")
     if not isinstance(loop_fraction, numbers.Real) or not 0.0 <= loop_fraction <= 1.0:
@@ -382,6 +395,26 @@ def _route_moves(puzzle: np.ndarray, answer: np.ndarray) -> int:
 
 
 # --------------------------------------------------------------------- text and pictures
+
+
+def _size(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _usual_width(lines: list[str]) -> int:
+    """The length most rows share (the first row's on a tie): a maze's open cells may be
+    spaces, so one row with stray trailing spaces must not set the width for the others."""
+    counts = Counter(len(line) for line in lines)
+    return max(counts, key=lambda width: (counts[width], width == len(lines[0])))
+
+
+def _ragged_row(row: int, line: str, width: int) -> str:
+    """The message for row `row` (1-based) of the wrong length, pointing at stray spaces."""
+    message = f"row {row} has {len(line)} cells, expected {width}"
+    extra = len(line) - width
+    if extra > 0 and not line[width:].strip(" "):
+        message += f" (it ends in {extra} extra trailing space{'s' if extra > 1 else ''})"
+    return message
 
 
 def _to_text(grid: np.ndarray, chars: dict[int, str]) -> str:

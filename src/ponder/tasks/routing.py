@@ -150,7 +150,9 @@ class RoutingTask:
         if found is None:
             raise UserError(f"no route from S to E for a {vehicle} at hour {hour}")
         answer = np.array(puzzle, dtype=np.uint8)
-        answer[1:][np.unravel_index(found[1], city.shape)] = ROUTE
+        # intp: when S touches E the route is empty, and numpy reads [] as float indices
+        cells = np.asarray(found[1], dtype=np.intp)
+        answer[1:][np.unravel_index(cells, city.shape)] = ROUTE
         return answer
 
     # ----------------------------------------------------------------- verifier
@@ -214,15 +216,21 @@ class RoutingTask:
     def parse(self, text: str) -> np.ndarray:
         """Text (header line, then one line per city row) -> grid; UserError naming the
         first problem: header, unknown character, ragged row, missing or extra S / E."""
-        lines = [line.rstrip() for line in text.split("\n")]
-        while lines and lines[-1] == "":
-            lines.pop()
-        if not lines:
-            raise UserError(f"empty routing file: expected a header line '{_HEADER_FORMAT}'")
-        vehicle, hour = _parse_header(lines[0])
-        city = _parse_city(lines[1:])
-        _check_endpoints(city)
-        return _with_header(city, vehicle, hour)
+        grid = _parse_text(text)
+        _check_endpoints(grid[1:])
+        return grid
+
+    def parse_answer(self, text: str, puzzle: np.ndarray) -> np.ndarray:
+        """An answer to judge against `puzzle`: the text format, then the puzzle's shape.
+        S and E are not required: the verifier takes them from the puzzle, and an answer
+        that overwrote them is wrong (exit 1), not unreadable."""
+        answer = _parse_text(text)
+        want, got = np.shape(puzzle), answer.shape
+        if got != want:
+            raise UserError(
+                f"answer city has shape {got[0] - 1}x{got[1]}, the puzzle's {want[0] - 1}x{want[1]}"
+            )
+        return answer
 
     def parse_puzzle(self, text: str) -> np.ndarray:
         """`parse`, then `check_puzzle`."""
@@ -682,6 +690,17 @@ def _route_order(route: np.ndarray, city: np.ndarray) -> list[int] | None:
 
 
 # --------------------------------------------------------------------- text and pictures
+
+
+def _parse_text(text: str) -> np.ndarray:
+    """Header line and city rows -> (H + 1, W) grid, without the S / E checks."""
+    lines = [line.rstrip() for line in text.split("\n")]
+    while lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        raise UserError(f"empty routing file: expected a header line '{_HEADER_FORMAT}'")
+    vehicle, hour = _parse_header(lines[0])
+    return _with_header(_parse_city(lines[1:]), vehicle, hour)
 
 
 def _parse_header(line: str) -> tuple[str, int]:

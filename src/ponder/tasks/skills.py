@@ -18,6 +18,7 @@ All randomness comes from the caller's np.random.Generator: one seed, one task.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import numbers
 from collections import deque
 from collections.abc import Sequence
@@ -238,10 +239,23 @@ class Skill:
 
     name = ""
     min_size = 3  # the smallest max_size at which its inputs and outputs fit
+    # Every value each parameter can take, in the order the draws are made: the default
+    # sample_params draws each uniformly, and the oracle of a task file tries them all.
+    choices: dict[str, tuple[Any, ...]] = {}
 
     def sample_params(self, rng: np.random.Generator) -> Params:
         """What all pairs of one instance share (plain Python values)."""
-        return {}
+        return {key: _choose(rng, options) for key, options in self.choices.items()}
+
+    def candidates(self, pairs: Sequence[Pair]) -> list[Params]:
+        """Every parameter setting that may have made the demonstration `pairs`: all of
+        `choices` (a skill may instead read its parameters off the pairs)."""
+        keys, combos = list(self.choices), itertools.product(*self.choices.values())
+        return [dict(zip(keys, combo, strict=True)) for combo in combos]
+
+    def accepts(self, grid: np.ndarray) -> bool:
+        """Whether `apply` is defined on `grid` (a task file may hold any grid)."""
+        return True
 
     def sample_input(
         self, rng: np.random.Generator, params: Params, max_size: int
@@ -256,9 +270,7 @@ class Skill:
 
 class Flip(Skill):
     name = "flip"
-
-    def sample_params(self, rng):
-        return {"axis": _choose(rng, ("h", "v"))}  # h: mirror left-right; v: top-bottom
+    choices = {"axis": ("h", "v")}  # h: mirror left-right; v: top-bottom
 
     def sample_input(self, rng, params, max_size):
         return _random_grid(rng, max_size)
@@ -269,9 +281,7 @@ class Flip(Skill):
 
 class Rotate(Skill):
     name = "rotate"
-
-    def sample_params(self, rng):
-        return {"degrees": _choose(rng, (90, 180, 270))}  # counter-clockwise
+    choices = {"degrees": (90, 180, 270)}  # counter-clockwise
 
     def sample_input(self, rng, params, max_size):
         return _random_grid(rng, max_size)
@@ -291,6 +301,22 @@ class ColourMap(Skill):
                 break
         return {"mapping": tuple((s, sources[int(j)]) for s, j in zip(sources, order, strict=True))}
 
+    def candidates(self, pairs):
+        # The mapping is read off the pairs, cell by cell: one colour, one image.
+        image: dict[int, int] = {}
+        for pair in pairs:
+            if pair.input.shape != pair.output.shape:
+                return []
+            cells = np.unique(np.stack([pair.input.ravel(), pair.output.ravel()], axis=1), axis=0)
+            for source, target in cells.tolist():
+                if image.setdefault(source, target) != target:
+                    return []
+        moved = tuple((s, t) for s, t in sorted(image.items()) if s != t)
+        # sample_params permutes 2..4 non-black colours among themselves
+        sources, targets = {s for s, _ in moved}, {t for _, t in moved}
+        permuted = sources == targets and 0 not in sources
+        return [{"mapping": moved}] if moved and permuted else []
+
     def sample_input(self, rng, params, max_size):
         sources = [s for s, _ in params["mapping"]]
         shape = (_size(rng, 3, max_size), _size(rng, 3, max_size))
@@ -307,12 +333,16 @@ class ColourMap(Skill):
 
 class Translate(Skill):
     name = "translate"
+    choices = {"dy": tuple(range(-2, 3)), "dx": tuple(range(-2, 3))}
 
     def sample_params(self, rng):
         while True:
             dy, dx = _size(rng, -2, 2), _size(rng, -2, 2)
             if (dy, dx) != (0, 0):
                 return {"dy": dy, "dx": dx}
+
+    def candidates(self, pairs):
+        return [p for p in super().candidates(pairs) if (p["dy"], p["dx"]) != (0, 0)]
 
     def sample_input(self, rng, params, max_size):
         return _random_grid(rng, max_size, density=(0.15, 0.35), max_colours=2)
@@ -329,9 +359,7 @@ class Translate(Skill):
 
 class Gravity(Skill):
     name = "gravity"
-
-    def sample_params(self, rng):
-        return {"direction": _choose(rng, _DIRECTIONS)}
+    choices = {"direction": _DIRECTIONS}
 
     def sample_input(self, rng, params, max_size):
         return _random_grid(rng, max_size, density=(0.15, 0.4))
@@ -343,6 +371,7 @@ class Gravity(Skill):
 class FloodFill(Skill):
     name = "flood_fill"
     min_size = 4
+    choices = {"fill": _COLOURS}
 
     def sample_params(self, rng):
         return {"fill": _pick_colours(rng, 1)[0]}
@@ -395,6 +424,7 @@ def _break_ring(rng: np.random.Generator, ring: np.ndarray) -> None:
 
 class CountObjects(Skill):
     name = "count_objects"
+    choices = {"colour": _COLOURS}
 
     def sample_params(self, rng):
         return {"colour": _pick_colours(rng, 1)[0]}
@@ -430,9 +460,7 @@ class Crop(Skill):
 class Scale(Skill):
     name = "scale"
     min_size = 6  # a 2x2 input scaled by 3
-
-    def sample_params(self, rng):
-        return {"factor": _choose(rng, (2, 3))}
+    choices = {"factor": (2, 3)}
 
     def sample_input(self, rng, params, max_size):
         most = max_size // params["factor"]
@@ -448,9 +476,7 @@ class Scale(Skill):
 class SymmetryComplete(Skill):
     name = "symmetry_complete"
     min_size = 4
-
-    def sample_params(self, rng):
-        return {"erased_side": _choose(rng, ("left", "right"))}
+    choices = {"erased_side": ("left", "right")}
 
     def sample_input(self, rng, params, max_size):
         h, half = _size(rng, 3, max_size), _size(rng, 2, max_size // 2)
@@ -475,9 +501,7 @@ class SymmetryComplete(Skill):
 
 class DrawLine(Skill):
     name = "draw_line"
-
-    def sample_params(self, rng):
-        return {"direction": _choose(rng, _DIRECTIONS)}
+    choices = {"direction": _DIRECTIONS}
 
     def sample_input(self, rng, params, max_size):
         turns = _TURNS_TO_DOWN[params["direction"]]
@@ -497,6 +521,7 @@ class DrawLine(Skill):
 class RecolourBySize(Skill):
     name = "recolour_by_size"
     min_size = 4
+    choices = {"largest": _COLOURS, "other": _COLOURS}
 
     def sample_params(self, rng):
         largest, other = _pick_colours(rng, 2)
@@ -566,9 +591,7 @@ class Outline(Skill):
 class Tile(Skill):
     name = "tile"
     min_size = 6  # a 2-wide input tiled 3 times
-
-    def sample_params(self, rng):
-        return {"axis": _choose(rng, ("horizontal", "vertical")), "times": _choose(rng, (2, 3))}
+    choices = {"axis": ("horizontal", "vertical"), "times": (2, 3)}
 
     def sample_input(self, rng, params, max_size):
         along, across = _size(rng, 2, max_size // params["times"]), _size(rng, 2, max_size)
@@ -583,9 +606,7 @@ class Tile(Skill):
 
 class SortBars(Skill):
     name = "sort_bars"
-
-    def sample_params(self, rng):
-        return {"gap": _choose(rng, (0, 1))}  # empty columns between neighbouring bars
+    choices = {"gap": (0, 1)}  # empty columns between neighbouring bars
 
     def sample_input(self, rng, params, max_size):
         h, w = _size(rng, 3, max_size), _size(rng, 3, max_size)
@@ -608,9 +629,7 @@ class SortBars(Skill):
 
 class MajorityColour(Skill):
     name = "majority_colour"
-
-    def sample_params(self, rng):
-        return {"output": _choose(rng, ("1x1", "same_shape"))}
+    choices = {"output": ("1x1", "same_shape")}
 
     def sample_input(self, rng, params, max_size):
         shape = (_size(rng, 3, max_size), _size(rng, 3, max_size))
@@ -630,6 +649,7 @@ class MajorityColour(Skill):
 class Mask(Skill):
     name = "mask"
     min_size = 5  # two 2-wide halves and the separator
+    choices = {"colour": tuple(c for c in _COLOURS if c != GREY)}
 
     def sample_params(self, rng):
         return {"colour": _pick_colours(rng, 1, exclude=[GREY])[0]}
@@ -640,6 +660,9 @@ class Mask(Skill):
         left = _noise(rng, (h, half), rng.uniform(0.3, 0.7), [left_colour])
         right = _noise(rng, (h, half), rng.uniform(0.3, 0.7), [right_colour])
         return np.hstack([left, np.full((h, 1), GREY, dtype=np.uint8), right])
+
+    def accepts(self, grid):
+        return grid.shape[1] >= 3 and grid.shape[1] % 2 == 1  # two halves and the separator
 
     def apply(self, grid, params):
         middle = grid.shape[1] // 2
@@ -814,3 +837,52 @@ def _fresh_task(
         f"could not draw another distinct {skill!r} instance in {_DRAWS_PER_TASK} tries; "
         "ask for fewer tasks or a larger max_size"
     )
+
+
+# ---------------------------------------------------------------------- the oracle of a task file
+
+
+def solve_task(task: FewShotTask) -> list[np.ndarray]:
+    """The oracle for a task from a file, which does not say its skill: the test outputs of
+    the skills (with parameters) that turn every demonstration input into its output.
+    UserError when none does, or when those that do answer the test differently."""
+    found: dict[bytes, tuple[set[str], list[np.ndarray]]] = {}
+    for skill in SKILLS.values():
+        for params in skill.candidates(task.train):
+            answers = _answers(skill, params, task)
+            if answers is not None:
+                key = b"|".join(_grid_key(grid) for grid in answers)
+                found.setdefault(key, (set(), answers))[0].add(skill.name)
+    if not found:
+        raise UserError(
+            "no skill turns every demonstration input into its output, so there is no "
+            f"oracle answer (skills: {', '.join(SKILLS)})"
+        )
+    if len(found) > 1:
+        names = sorted(set().union(*(names for names, _ in found.values())))
+        raise UserError(
+            f"the demonstrations fit skills that answer the test differently "
+            f"({', '.join(names)}); add a demonstration that tells them apart"
+        )
+    return next(iter(found.values()))[1]
+
+
+def _answers(skill: Skill, params: Params, task: FewShotTask) -> list[np.ndarray] | None:
+    """The test outputs under (skill, params) when it explains every demonstration, else None."""
+    for pair in task.train:
+        output = _output(skill, params, pair.input)
+        if output is None or output.shape != pair.output.shape:
+            return None
+        if not np.array_equal(output, pair.output):
+            return None
+    outputs = [_output(skill, params, pair.input) for pair in task.test]
+    return None if any(grid is None for grid in outputs) else outputs
+
+
+def _output(skill: Skill, params: Params, grid: np.ndarray) -> np.ndarray | None:
+    """The skill's output for `grid`; None where the skill is undefined on it or the
+    output is no grid (0 wide: count_objects of a blank grid; past the ARC canvas)."""
+    if not skill.accepts(grid):
+        return None
+    output = skill.apply(grid, params)
+    return output if 0 < min(output.shape) and max(output.shape) <= ARC_CANVAS else None

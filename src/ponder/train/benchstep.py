@@ -8,18 +8,25 @@ from pathlib import Path
 from ponder.bench import StepBenchResult, count_flops, measure_matmul_peak, time_steps
 from ponder.config import RunConfig
 from ponder.data.loader import TrainBatches
+from ponder.errors import UserError
 from ponder.models import build_model
 from ponder.train.engine import Trainer
 from ponder.train.launch import make_loss, open_run_dataset
 from ponder.train.runtime import make_runtime, seed_everything
+from ponder.train.sizing import check_model_fits
 
 
 def bench_step(config: RunConfig, warmup: int, steps: int) -> StepBenchResult:
     """ms per step, examples/s and achieved matmul FLOP/s as a fraction of this machine's
     measured matmul peak in the run's precision. Nothing is written to disk."""
+    if steps < 1:
+        raise UserError(f"--steps must be at least 1 (timed steps), got {steps}")
+    if warmup < 0:
+        raise UserError(f"--warmup must be 0 or more (untimed steps), got {warmup}")
     runtime = make_runtime(config.device, config.precision)
-    seed_everything(config.seed, deterministic=False)
     data = open_run_dataset(config)
+    check_model_fits(config, data.spec, runtime.device)
+    seed_everything(config.seed, deterministic=False)
     model = build_model(config.model, data.spec)
     loader = TrainBatches(data.train, config.train.global_batch_size, config.seed)
     with tempfile.TemporaryDirectory() as scratch:  # the trainer writes nothing here

@@ -83,9 +83,39 @@ def optimizer_from_flat(
     tensors: dict[str, torch.Tensor],
     json_state: dict,
     prefix: str,
+    source: Path | str = "",
 ) -> None:
-    """Inverse of ``optimizer_to_flat``: rebuild the state_dict and load it."""
-    optimizer.load_state_dict(_decode(json_state, prefix, tensors))
+    """Inverse of ``optimizer_to_flat``: rebuild the state_dict, check that it fits the
+    optimizer's parameters (torch would load a misshapen moment and fail at the next step)
+    and load it. `source` names the checkpoint in errors."""
+    saved = _decode(json_state, prefix, tensors, source)
+    _check_optimizer_state(optimizer, saved, prefix, source)
+    optimizer.load_state_dict(saved)
+
+
+def load_module_state(module: Any, tensors: dict[str, torch.Tensor], prefix: str, source) -> None:
+    """Load the state of `module` (anything with state_dict / load_state_dict of tensors:
+    a model, the EMA, the sparse optimizer) from the tensors named `prefix` + key. Every key
+    and shape is checked first, so a mismatch names the tensor."""
+    expected = module.state_dict()
+    require_like(tensors, {prefix + k: v for k, v in expected.items()}, source)
+    extra = sorted(k for k in tensors if k.startswith(prefix) and k[len(prefix) :] not in expected)
+    if extra:
+        raise UserError(f"{_named(source)} has tensor {extra[0]}, which this run does not")
+    module.load_state_dict({k: tensors[prefix + k] for k in expected})
+
+
+def require_like(
+    tensors: dict[str, torch.Tensor], like: dict[str, torch.Tensor], source: Path | str
+) -> None:
+    """Every key of `like` is in `tensors`, with the same shape."""
+    for key, ref in like.items():
+        have = _require(tensors, key, source)
+        if have.shape != ref.shape:
+            raise UserError(
+                f"{_named(source)}: tensor {key} has shape {list(have.shape)} where this "
+                f"run needs {list(ref.shape)}"
+            )
 
 
 def rng_to_flat() -> tuple[dict[str, torch.Tensor], dict]:
@@ -99,10 +129,16 @@ def rng_to_flat() -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, state
 
 
-def rng_from_flat(tensors: dict[str, torch.Tensor], json_state: dict) -> None:
+def rng_from_flat(
+    tensors: dict[str, torch.Tensor], json_state: dict, source: Path | str = ""
+) -> None:
     """Restore the generator states saved by ``rng_to_flat``."""
-    torch.set_rng_state(_require(tensors, "rng.cpu").to(torch.uint8))
-    saved_cuda = int(json_state.get("cuda_devices", 0))
+    require_like(tensors, {"rng.cpu": torch.get_rng_state()}, source)
+    saved_cuda = json_state.get("cuda_devices", 0) if isinstance(json_state, dict) else None
+    if isinstance(saved_cuda, bool) or not isinstance(saved_cuda, int) or saved_cuda < 0:
+        raise _corrupt(source, f"bad RNG state {json_state!r:.80}")
+    python_state = _python_rng_state(json_state.get("python"), source)
+    torch.set_rng_state(tensors["rng.cpu"].to(torch.uint8))
     here_cuda = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if saved_cuda != here_cuda:
         # Resuming on different hardware is allowed; CUDA sampling just won't replay exactly.
@@ -112,9 +148,21 @@ def rng_from_flat(tensors: dict[str, torch.Tensor], json_state: dict) -> None:
             stacklevel=2,
         )
     for i in range(min(saved_cuda, here_cuda)):
-        torch.cuda.set_rng_state(_require(tensors, f"rng.cuda.{i}").to(torch.uint8), i)
-    version, internal, gauss_next = json_state["python"]
-    random.setstate((version, tuple(internal), gauss_next))
+        require_like(tensors, {f"rng.cuda.{i}": torch.cuda.get_rng_state(i)}, source)
+        torch.cuda.set_rng_state(tensors[f"rng.cuda.{i}"].to(torch.uint8), i)
+    random.setstate(python_state)
+
+
+def _python_rng_state(saved: Any, source: Path | str) -> tuple:
+    """The state tuple of python's `random` from its JSON form, checked by setting it on a
+    spare generator (random.setstate validates it; the global one is set by the caller)."""
+    try:
+        version, internal, gauss_next = saved
+        state = (version, tuple(internal), gauss_next)
+        random.Random().setstate(state)
+    except (TypeError, ValueError) as exc:
+        raise _corrupt(source, f"bad python RNG state ({_short(exc)})") from None
+    return state
 
 
 def _prepare_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -146,8 +194,12 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _corrupt(path: Path, reason: str) -> UserError:
-    return UserError(f"checkpoint {path} is corrupted or truncated: {reason}")
+def _corrupt(path: Path | str, reason: str) -> UserError:
+    return UserError(f"{_named(path)} is corrupted or truncated: {reason}")
+
+
+def _named(source: Path | str) -> str:
+    return f"checkpoint {source}" if str(source) else "the checkpoint"
 
 
 def _short(exc: BaseException) -> str:
@@ -155,10 +207,40 @@ def _short(exc: BaseException) -> str:
     return (text[0] if text else type(exc).__name__)[:200]
 
 
-def _require(tensors: dict[str, torch.Tensor], key: str) -> torch.Tensor:
+def _require(tensors: dict[str, torch.Tensor], key: str, source: Path | str) -> torch.Tensor:
     if key not in tensors:
-        raise UserError(f"checkpoint is missing tensor {key}")
+        raise UserError(f"{_named(source)} lacks tensor {key}")
     return tensors[key]
+
+
+def _check_optimizer_state(
+    optimizer: torch.optim.Optimizer, saved: Any, prefix: str, source: Path | str
+) -> None:
+    """The saved optimizer state has this optimizer's parameter groups, and each saved
+    moment has its parameter's shape."""
+    groups = saved.get("param_groups") if isinstance(saved, dict) else None
+    state = saved.get("state") if isinstance(saved, dict) else None
+    if not isinstance(groups, list) or not isinstance(state, dict):
+        raise _corrupt(source, "the optimizer state has no param_groups and state")
+    if not all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups):
+        raise _corrupt(source, "the optimizer's param_groups are malformed")
+    if [len(g["params"]) for g in groups] != [len(g["params"]) for g in optimizer.param_groups]:
+        raise _corrupt(source, "the optimizer's parameter groups differ from this run's")
+    params = {
+        index: param
+        for saved_group, group in zip(groups, optimizer.param_groups, strict=True)
+        for index, param in zip(saved_group["params"], group["params"], strict=True)
+    }
+    for index, moments in state.items():
+        if index not in params or not isinstance(moments, dict):
+            raise _corrupt(source, f"optimizer state for unknown parameter {index!r}")
+        for name, value in moments.items():
+            shape = params[index].shape
+            if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != shape:
+                raise UserError(
+                    f"{_named(source)}: tensor {prefix}.state.{index}.{name} has shape "
+                    f"{list(value.shape)} where this run needs {list(shape)}"
+                )
 
 
 def _encode(obj: Any, path: str, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
@@ -183,18 +265,23 @@ def _encode(obj: Any, path: str, prefix: str, tensors: dict[str, torch.Tensor]) 
     raise TypeError(f"cannot store {type(obj).__name__} at {path or '<root>'} in a checkpoint")
 
 
-def _decode(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+def _decode(obj: Any, prefix: str, tensors: dict[str, torch.Tensor], source: Path | str) -> Any:
+    def decode(value: Any) -> Any:
+        return _decode(value, prefix, tensors, source)
+
     if isinstance(obj, list):
-        return [_decode(v, prefix, tensors) for v in obj]
+        return [decode(v) for v in obj]
     if not isinstance(obj, dict):
         return obj
     if set(obj) == {_TENSOR}:
-        return _require(tensors, f"{prefix}.{obj[_TENSOR]}")
-    if set(obj) == {_TUPLE}:
-        return tuple(_decode(v, prefix, tensors) for v in obj[_TUPLE])
-    if set(obj) == {_INT_KEYS}:
-        return {int(k): _decode(v, prefix, tensors) for k, v in obj[_INT_KEYS].items()}
-    return {k: _decode(v, prefix, tensors) for k, v in obj.items()}
+        return _require(tensors, f"{prefix}.{obj[_TENSOR]}", source)
+    if set(obj) == {_TUPLE} and isinstance(obj[_TUPLE], list):
+        return tuple(decode(v) for v in obj[_TUPLE])
+    if set(obj) == {_INT_KEYS} and isinstance(obj[_INT_KEYS], dict):
+        if not all(k.lstrip("-").isdigit() for k in obj[_INT_KEYS]):
+            raise _corrupt(source, f"non-integer parameter index in {prefix}")
+        return {int(k): decode(v) for k, v in obj[_INT_KEYS].items()}
+    return {k: decode(v) for k, v in obj.items()}
 
 
 def _join(path: str, key: object) -> str:

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ponder.config import RunConfig
-from ponder.errors import TrainingDiverged
+from ponder.config import RunConfig, config_differences
+from ponder.errors import TrainingDiverged, UserError
 from ponder.models.base import (
     ModelOutputs,
     carry_detach,
@@ -358,33 +359,98 @@ class Trainer:
 
     def restore(self, path: Path, on_spec: Callable[[dict, str], None] | None = None) -> None:
         """Continue from a checkpoint; `on_spec(saved_data_spec, source)` may refuse it."""
-        tensors, state = ckpt.load_checkpoint(path)
+        tensors, state = load_resumable(path)
+        self.restore_from(tensors, state, path, on_spec)
+
+    def restore_from(
+        self,
+        tensors: dict[str, torch.Tensor],
+        state: dict,
+        path: Path,
+        on_spec: Callable[[dict, str], None] | None = None,
+    ) -> None:
+        """Continue from a checkpoint read by `load_resumable`. Each piece is checked
+        against this run before it is loaded, so a mismatch names the tensor."""
+        check_resume_config(state, self.cfg, path)
         if on_spec is not None:
             on_spec(state.get("data_spec", {}), f"the model in {path}")
-        self.model.load_state_dict(_strip(tensors, "model."))
+        ckpt.load_module_state(self.model, tensors, "model.", path)
         if self.ema is not None:
-            self.ema.load_state_dict(_strip(tensors, "ema."))
-        ckpt.optimizer_from_flat(self.optimizer, tensors, state["optim"], "optim")
-        self.sparse.load_state_dict(_strip(tensors, "sparse."))
-        self.step, self.best = int(state["step"]), state.get("best")
-        self.stop_rules.load(state.get("stop_rules", {}))
-        self.top.load(state.get("top_checkpoints", []))
+            ckpt.load_module_state(self.ema, tensors, "ema.", path)
+        ckpt.optimizer_from_flat(self.optimizer, tensors, state["optim"], "optim", path)
+        ckpt.load_module_state(self.sparse, tensors, "sparse.", path)
+        self.step, self.best = state["step"], state["best"]
+        self.stop_rules.load(state["stop_rules"])
+        self.top.load(state["top_checkpoints"])
         if hasattr(self.loader, "load_state_dict"):
-            self.loader.load_state_dict(state.get("loader", {}))
-        if state.get("world_size", 1) == self.rt.world_size == 1:
-            self._restore_rows(tensors)
-            ckpt.rng_from_flat(tensors, state["rng"])
+            self.loader.load_state_dict(state["loader"])
+        if state["world_size"] == self.rt.world_size == 1:
+            self._restore_rows(tensors, path)
+            ckpt.rng_from_flat(tensors, state["rng"], path)
 
-    def _restore_rows(self, tensors: dict[str, torch.Tensor]) -> None:
-        dev = self.rt.device
-        self.rows.carry = carry_from_tensors(self.rows.carry, tensors, "rows.carry.")
-        self.rows.data = {k: v.to(dev) for k, v in _strip(tensors, "rows.data.").items()}
-        self.rows.steps = tensors["rows.steps"].to(dev)
-        self.rows.halted = tensors["rows.halted"].to(dev)
+    def _restore_rows(self, tensors: dict[str, torch.Tensor], path: Path) -> None:
+        rows, dev = self.rows, self.rt.device
+        like = {
+            **carry_to_tensors(rows.carry, "rows.carry."),
+            **{f"rows.data.{k}": v for k, v in rows.data.items()},
+            "rows.steps": rows.steps,
+            "rows.halted": rows.halted,
+        }
+        ckpt.require_like(tensors, like, path)
+        rows.carry = carry_from_tensors(rows.carry, tensors, "rows.carry.")
+        rows.data = {k: tensors[f"rows.data.{k}"].to(dev) for k in rows.data}
+        rows.steps = tensors["rows.steps"].to(dev, rows.steps.dtype)
+        rows.halted = tensors["rows.halted"].to(dev, rows.halted.dtype)
 
 
-def _strip(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+class _ResumeState(BaseModel):
+    """The JSON part of a checkpoint that resuming reads, checked before any of it is used
+    (a hand-edited or damaged file must not end in a KeyError or a ValueError)."""
+
+    model_config = ConfigDict(extra="allow")
+    step: StrictInt = Field(ge=0)
+    best: float | None = None
+    world_size: StrictInt = Field(1, gt=0)
+    optim: dict
+    rng: dict
+    stop_rules: dict = {}
+    top_checkpoints: list[tuple[float, StrictInt]] = []
+    loader: dict = {}
+    data_spec: dict = {}
+    config: dict | None = None  # what the run was trained with (None in old checkpoints)
+
+
+def load_resumable(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """A checkpoint's tensors and its checked JSON state, every key of _ResumeState present."""
+    tensors, state = ckpt.load_checkpoint(path)
+    try:
+        checked = _ResumeState.model_validate(state)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        raise UserError(
+            f"checkpoint {path} cannot be resumed: '{key}': {first['msg'].lower()}"
+        ) from None
+    return tensors, checked.model_dump()
+
+
+def check_resume_config(state: dict, config: RunConfig, path: Path) -> None:
+    """Refuse to resume a run whose config.yaml was edited since its checkpoint: a changed
+    architecture would not load, and a changed train.lr would quietly train on at another
+    rate. Where the run lives and on what device may change."""
+    saved = state.get("config")
+    if saved is None:  # written before checkpoints held their config: the weights are checked
+        return
+    diffs = config_differences(saved, config.to_dict(), common_only=True)
+    if diffs:
+        shown = "; ".join(
+            f"{key} ({old!r} in the checkpoint, {new!r} now)" for key, old, new in diffs[:3]
+        )
+        more = f" and {len(diffs) - 3} more" if len(diffs) > 3 else ""
+        raise UserError(
+            f"cannot resume {config.resolved_run_dir()}: its config.yaml was changed since "
+            f"{path.name} was written, at {shown}{more}; undo the change or start a new run"
+        )
 
 
 def _grad_norm(params) -> float:

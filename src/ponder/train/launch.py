@@ -12,8 +12,8 @@ import torch
 import torch.distributed
 from torch import nn
 
-from ponder import tasks
 from ponder.config import RunConfig, TrainConfig, config_from_dict
+from ponder.data.check import check_opened, dataset_task
 from ponder.data.fewshot import read_task_names
 from ponder.data.format import Split, load_split, read_ponder_json
 from ponder.data.loader import TrainBatches
@@ -26,7 +26,7 @@ from ponder.models import SEQUENCE_MODELS, DataSpec, build_model, count_paramete
 from ponder.tasks.maze_path import extract_routes
 from ponder.train import checkpoint as ckpt
 from ponder.train.curriculum import CurriculumBatches
-from ponder.train.engine import Trainer
+from ponder.train.engine import Trainer, check_resume_config, load_resumable
 from ponder.train.losses import segment_loss
 from ponder.train.mlm_u import mlm_u_transform
 from ponder.train.path_loss import path_segment_loss
@@ -38,6 +38,7 @@ from ponder.train.rundir import (
     read_run_config,
 )
 from ponder.train.runtime import Runtime, make_runtime, seed_everything
+from ponder.train.sizing import check_model_fits
 
 
 @dataclass
@@ -50,16 +51,17 @@ class Dataset:
 
 
 def open_dataset(path: str | Path, task_name: str | None = None) -> Dataset:
-    """Load both splits and find the task (from ponder.json, or given for HRM-built data)."""
+    """Load both splits, find the task (from ponder.json, or given for HRM-built data) and
+    check them as `ponder data check` does (see check_opened), before anything uses them."""
     root = Path(path)
     if not root.is_dir():
         raise UserError(f"dataset directory not found: {root} (build one with `ponder data build`)")
-    meta = read_ponder_json(root) or {}
-    name = task_name or meta.get("task")
-    if name is None:
+    ponder = read_ponder_json(root)
+    task = dataset_task(root, ponder, task_name)
+    if task is None:
         raise UserError(f"dataset {root} has no ponder.json; name its task (data.task=maze)")
-    task = tasks.get(name)
     train, test = load_split(root, "train"), load_split(root, "test")
+    check_opened(root, train, test, task, ponder)
     md = train.metadata
     spec = DataSpec(
         vocab_size=md.vocab_size,
@@ -110,6 +112,8 @@ def check_spec(data: Dataset, expected: dict, source: str) -> None:
 
 def make_evaluator(config: RunConfig, data: Dataset, runtime: Runtime):
     def evaluate(model: nn.Module) -> dict[str, float]:
+        if data.test.num_examples == 0:
+            return {}  # an empty test split: train says it skips evaluation (skipped_evaluation)
         report, _, _ = judge_model(config, data, model, runtime, config.train.eval_examples)
         return scalar_metrics(report)
 
@@ -156,12 +160,11 @@ def train(
     data = open_run_dataset(config)
     check_spec(data, config.data.model_dump(), "the config (data.*)")
     stages = open_stages(config, data)  # the curriculum's datasets, then data
+    skipped = skipped_evaluation(config, stages)
     loss_fn = make_loss(config, data)  # before the run directory: it may refuse the config
     run_dir = config.resolved_run_dir()
-    if runtime.is_main:
-        prepare_run_dir(
-            run_dir, _comparable(config, run_dir, resume), overwrite=overwrite, resume=resume
-        )
+    saved = _read_resumable(config, run_dir, runtime, overwrite) if resume else None
+    check_model_fits(config, data.spec, runtime.device)  # on the meta device, before seeding
     # Every rank builds the same initial model (DDP syncs parameters, but not the fixed
     # random initial states, which are buffers); then each rank draws its own randomness.
     seed_everything(config.seed, config.deterministic)
@@ -180,18 +183,45 @@ def train(
         batch_transform=_batch_transform(config, data),
         data_spec={key: getattr(data.spec, key) for key in SPEC_KEYS},
     )
-    if resume:
-        trainer.restore(checkpoint_path(run_dir, "last"), on_spec=partial(check_spec, data))
+    # Only now, with the model and trainer built, is the run directory made: whatever
+    # refuses the run above leaves nothing behind that a rerun would trip over.
+    if not resume and runtime.is_main:
+        prepare_run_dir(run_dir, config.to_dict(), overwrite=overwrite, resume=False)
+    if saved is not None:
+        path = checkpoint_path(run_dir, "last")
+        trainer.restore_from(*saved, path, on_spec=partial(check_spec, data))
     elif runtime.is_main:
-        _describe(config, data, model, runtime, run_dir, quiet)
+        _describe(config, data, model, runtime, run_dir, quiet, skipped)
     started = time.perf_counter()
     final = trainer.fit()
     if runtime.is_main:
-        _write_summary(run_dir, config, model, final, time.perf_counter() - started, trainer)
+        seconds = time.perf_counter() - started
+        _write_summary(run_dir, config, model, final, seconds, trainer, skipped)
     if runtime.world_size > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return run_dir
+
+
+def skipped_evaluation(config: RunConfig, stages: list[Dataset]) -> str | None:
+    """Why the run will not be evaluated (its test split is empty), or None. Settings that
+    act on evaluations are refused then, rather than left never to fire."""
+    tc, data = config.train, stages[-1]
+    empty = [stage.root for stage in stages if stage.test.num_examples == 0]
+    if empty and tc.curriculum.threshold is not None:
+        raise UserError(
+            f"train.curriculum.threshold judges each stage on its test split, and the test "
+            f"split of {empty[0]} is empty"
+        )
+    if data.test.num_examples > 0:
+        return None
+    acting = {"train.early_stop": tc.early_stop.patience > 0, "train.fail_fast": tc.fail_fast}
+    for key, on in acting.items():
+        if on:
+            raise UserError(
+                f"{key} acts on evaluations, but the test split of {data.root} is empty"
+            )
+    return f"the test split of {data.root} is empty"
 
 
 def open_stages(config: RunConfig, data: Dataset) -> list[Dataset]:
@@ -249,6 +279,21 @@ def _advancing(evaluate, judges, loader: CurriculumBatches):
         return metrics
 
     return evaluate_and_advance
+
+
+def _read_resumable(
+    config: RunConfig, run_dir: Path, runtime: Runtime, overwrite: bool
+) -> tuple[dict, dict]:
+    """The last checkpoint of a run to resume, once the run directory (which this writes
+    nothing to) and the checkpoint's config are found to match `config`."""
+    if runtime.is_main:
+        prepare_run_dir(
+            run_dir, _comparable(config, run_dir, True), overwrite=overwrite, resume=True
+        )
+    path = checkpoint_path(run_dir, "last")
+    tensors, state = load_resumable(path)
+    check_resume_config(state, config, path)
+    return tensors, state
 
 
 def _comparable(config: RunConfig, run_dir: Path, resume: bool) -> dict:
@@ -316,7 +361,7 @@ def ignore_label(data: Dataset) -> int:
     return -100 if ignore is None else ignore
 
 
-def _describe(config, data, model, runtime, run_dir, quiet: bool) -> None:
+def _describe(config, data, model, runtime, run_dir, quiet: bool, skipped: str | None) -> None:
     if quiet:
         return
     print(
@@ -325,9 +370,11 @@ def _describe(config, data, model, runtime, run_dir, quiet: bool) -> None:
         f"device {runtime.device}, {str(runtime.dtype).removeprefix('torch.')}, "
         f"world size {runtime.world_size}"
     )
+    if skipped:
+        print(f"no evaluation: {skipped}")
 
 
-def _write_summary(run_dir, config, model, final, seconds, trainer) -> None:
+def _write_summary(run_dir, config, model, final, seconds, trainer, skipped: str | None) -> None:
     summary = {
         "model": config.model.name,
         "params": count_parameters(model),
@@ -339,6 +386,8 @@ def _write_summary(run_dir, config, model, final, seconds, trainer) -> None:
         "fail_fast": [rule.model_dump() for rule in config.train.fail_fast],
         "final_eval": final,
     }
+    if skipped:
+        summary["evaluation_skipped"] = skipped  # final_eval is empty: there was nothing to judge
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
 
 
@@ -367,16 +416,6 @@ def load_run(
     check_spec(data, state.get("data_spec", {}), f"the model in {path}")
     model = build_model(config.model, data.spec).to(runtime.device)
     prefix = "ema.module." if any(k.startswith("ema.module.") for k in tensors) else "model."
-    weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as err:
-        raise UserError(
-            f"checkpoint {path} does not match the run's model: {_first(err)}"
-        ) from None
+    ckpt.load_module_state(model, tensors, prefix, path)  # a mismatch names the tensor
     model.eval()
     return TrainedRun(config=config, model=model, data=data, runtime=runtime, checkpoint=path)
-
-
-def _first(err: Exception) -> str:
-    return str(err).strip().splitlines()[0][:200]

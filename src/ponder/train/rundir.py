@@ -6,6 +6,8 @@ A run directory holds ``config.yaml`` (the resolved config), ``metrics.jsonl``, 
 
 from __future__ import annotations
 
+import itertools
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,42 @@ from typing import Any
 import yaml
 
 from ponder.errors import UserError
-from ponder.fileio import atomic_write_text
+from ponder.fileio import atomic_write_text, check_output_dir, read_yaml_file
 
 CONFIG_NAME = "config.yaml"
 CHECKPOINT_NAMES = ("last", "best")
+# Everything a run writes at its top level (failed.json: a suite's diverged seed). A
+# directory holding anything else is not a run, and --overwrite never wipes it.
+RUN_ENTRIES = frozenset(
+    {CONFIG_NAME, "metrics.jsonl", "summary.json", "failed.json", "tb", "checkpoints", "eval"}
+)
+_ATOMIC_TEMPORARY = re.compile(r"\.(.+)\.tmp-\d+")  # what atomic_write_text leaves if killed
 _MISSING = object()
+
+
+def run_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a run (the one directory runs/<name>), or None if it can."""
+    if not name.strip():
+        return "a run name must not be empty"
+    if name in (".", "..") or any(c in name for c in "/\\\0"):
+        return "a run name must be one directory name (no '/', not '.' or '..')"
+    return None
+
+
+def run_dir_problem(run_dir: str) -> str | None:
+    """Why `run_dir` cannot be a run directory, or None ("" means runs/<name>)."""
+    if not run_dir:
+        return None
+    if "\0" in run_dir:
+        return "a run directory must not contain a null byte"
+    path = Path(run_dir)
+    if path.name in ("", ".."):
+        return "a run directory must end in a directory name (not '.', '..' or '/')"
+    # `x/..` reads as missing while x is missing, so prepare_run_dir's checks of what is
+    # already there would not look at the directory the run really lands in.
+    if ".." in itertools.dropwhile(lambda part: part == "..", path.parts):
+        return "a run directory may use '..' only at its start"
+    return None
 
 
 def checkpoint_path(run_dir: Path, which: str = "last") -> Path:
@@ -34,13 +67,9 @@ def read_run_config(run_dir: Path) -> dict:
     path = Path(run_dir) / CONFIG_NAME
     if not path.is_file():
         raise UserError(f"not a run directory: {run_dir} (no {CONFIG_NAME})")
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"{path} is not valid YAML: {reason}") from exc
-    if not isinstance(config, dict):
-        raise UserError(f"{path} does not hold a mapping")
+    config = read_yaml_file(path, "run config")  # strict: UTF-8, one mapping, no repeated key
+    if not config:  # an empty file would otherwise read as "every default"
+        raise UserError(f"run config {path} is empty")
     return config
 
 
@@ -54,10 +83,9 @@ def prepare_run_dir(run_dir: Path, config: dict, *, overwrite: bool, resume: boo
     if resume:
         _check_resumable(run_dir, config)
         return run_dir
+    check_output_dir(run_dir, "run directory")
     if run_dir.exists() and any(run_dir.iterdir()):
-        # Only wipe what we made: a stray path must not delete someone's home directory.
-        if not (run_dir / CONFIG_NAME).is_file():
-            raise UserError(f"refusing to overwrite {run_dir}: it is not a ponder run directory")
+        _check_is_run(run_dir)
         if not overwrite:
             raise UserError(
                 f"run directory {run_dir} already holds a run; "
@@ -68,6 +96,21 @@ def prepare_run_dir(run_dir: Path, config: dict, *, overwrite: bool, resume: boo
     text = yaml.safe_dump(config, sort_keys=False)
     atomic_write_text(run_dir / CONFIG_NAME, text)
     return run_dir
+
+
+def _check_is_run(run_dir: Path) -> None:
+    """Only wipe what we made: a stray path must not delete a user's files or other runs."""
+    refusal = f"refusing to overwrite {run_dir}: it is not a ponder run directory"
+    if not (run_dir / CONFIG_NAME).is_file():
+        raise UserError(refusal)
+    foreign = sorted(e.name for e in run_dir.iterdir() if not _written_by_a_run(e.name))
+    if foreign:
+        raise UserError(f"{refusal} (it holds {foreign[0]!r}, which no run writes)")
+
+
+def _written_by_a_run(name: str) -> bool:
+    temporary = _ATOMIC_TEMPORARY.fullmatch(name)
+    return name in RUN_ENTRIES or (temporary is not None and temporary[1] in RUN_ENTRIES)
 
 
 def _check_resumable(run_dir: Path, config: dict) -> None:

@@ -27,7 +27,7 @@ import yaml
 from ponder.config import config_from_dict, dump_config, load_config
 from ponder.data import build_dataset
 from ponder.parity import match_parameters
-from ponder.train.launch import open_run_dataset
+from ponder.runs import open_run_data
 from runs import markdown, refuse, seconds_per_step, summarise, train_and_judge
 
 # Per benchmark and preset: grid side, train / test mazes, min path, steps, batch, the
@@ -79,7 +79,7 @@ def matched_configs(data: Path, width: int, preset: dict, out: Path) -> dict[str
               f"train.global_batch_size={preset['batch']}"]  # fmt: skip
     heads = [f"model.num_heads={max(1, width // 16)}"]
     reference = load_config(CONFIGS["transformer"], [*common, *heads, f"model.hidden_size={width}"])
-    spec = open_run_dataset(reference).spec
+    spec = open_run_data(reference)[0].spec
     paths = {}
     for name, preset_path in CONFIGS.items():
         if name == "transformer":

@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from ponder.data import build_dataset
+from ponder.data.dataset import open_dataset
 from ponder.errors import UserError
 from ponder.eval.evaluate import wilson_interval
 from ponder.tasks.routing import END, ROUTE, START, entry_costs, read_header
-from ponder.train.launch import open_dataset
 from runs import ponder, refuse, train_and_judge
 
 PRESET = "configs/routing_quick.yaml"

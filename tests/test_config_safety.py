@@ -29,7 +29,7 @@ def base(tiny_maze_dir, tmp_path, monkeypatch):
         (["seed=true"], "'seed'"),
         (["train.lr=.inf"], "'train.lr'"),
         (["train.betas=[0.9, .nan]"], "'train.betas.1'"),
-        (["eval.latent_search_lr=-.inf"], "'eval.latent_search_lr'"),
+        (["fewshot.latent_search_lr=-.inf"], "'fewshot.latent_search_lr'"),
         (["data.vocab_size=true"], "'data.vocab_size'"),
         (["model.mixer=attention", "model.num_heads=3"], "model.num_heads 3"),
         (["model.pos_encoding=rope2d", "model.num_heads=16"], "multiple of 4"),
@@ -85,7 +85,7 @@ def test_a_config_file_that_is_not_utf8_is_refused(tmp_path, capsys, monkeypatch
 
 def test_bool_and_non_finite_refusals_hold_in_every_section():
     for raw, key in [
-        ({"train": {"class_weights": {3: float("inf")}}}, "train.class_weights.3"),
+        ({"grid": {"class_weights": {3: float("inf")}}}, "grid.class_weights.3"),
         ({"train": {"early_stop": {"min_delta": float("nan")}}}, "train.early_stop.min_delta"),
         ({"model": {"name": "trm", "halt_bias_init": float("-inf")}}, "model.halt_bias_init"),
         ({"model": {"name": "trm", "n": True}}, "model.n"),

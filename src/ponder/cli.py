@@ -398,29 +398,27 @@ def _add_eval_solve(sub) -> None:
 
 
 def _eval(args) -> int:
-    from ponder.eval.evaluate import format_report
-    from ponder.eval.fewshot import format_fewshot_report
     from ponder.eval.run import evaluate_run
+    from ponder.runs import load_run
 
-    report = evaluate_run(args.run_dir, data=args.data, device=args.device)
-    title = f"{args.run_dir} on {report['data']}"
+    run = load_run(args.run_dir, args.data, args.device)
+    report = evaluate_run(run)
     if args.json:
         print(json.dumps(report, indent=2))
-    elif "pass2" in report:  # a few-shot task
-        print(format_fewshot_report(report, title=title))
     else:
-        print(format_report(report, title=title))
+        print(run.objective.format_report(report, title=f"{args.run_dir} on {report['data']}"))
         print("saved " + " and ".join(report["files"].values()))
     return 0
 
 
 def _solve(args) -> int:
     from ponder.eval.run import solve_file
+    from ponder.runs import load_run
 
     png = _output_path(args.png, "--png")
     if png is not None:  # before the model runs: refuse a path it could not write
         check_output_file(png, "--png")
-    result = solve_file(args.run_dir, args.file, png=png, device=args.device)
+    result = solve_file(load_run(args.run_dir, device=args.device), args.file, png=png)
     print(result["ascii"], end="")
     verdict = " ".join(f"{k}={v}" for k, v in result["verdict"].items())
     print(verdict or "no verdict: the task file holds no test outputs to judge against")
@@ -470,7 +468,7 @@ def _parity(args) -> int:
     from ponder.config import config_from_dict, dump_config, load_config
     from ponder.fileio import atomic_write_text
     from ponder.parity import match_parameters
-    from ponder.train.launch import open_run_dataset
+    from ponder.runs import open_run_data
 
     if not 0 < args.tolerance < 1:
         raise UserError(f"--tolerance must be between 0 and 1, got {args.tolerance}")
@@ -480,7 +478,7 @@ def _parity(args) -> int:
         if not args.out.parent.is_dir():
             raise UserError(f"--out directory not found: {args.out.parent}")
     reference, candidate = load_config(args.reference), load_config(args.candidate)
-    spec = open_run_dataset(candidate).spec
+    spec = open_run_data(candidate)[0].spec
     result = match_parameters(
         reference.model, candidate.model, spec, hold=args.hold, tolerance=args.tolerance,
         accept_closest=args.accept_closest,

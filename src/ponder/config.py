@@ -7,7 +7,7 @@ value is an error that names the key. Every error is a UserError (one line, exit
 from __future__ import annotations
 
 import difflib
-import math
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,10 +15,12 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from ponder.config_migration import migrate_moved_keys
 from ponder.errors import UserError
-from ponder.fileio import read_yaml_file
+from ponder.fileio import read_yaml_file, run_dir_problem, run_name_problem
 from ponder.models import ModelConfig
 from ponder.models.base import BOOL_FOR_NUMBER, DemoEncoderConfig, FrozenConfig, error_location
+from ponder.models.halting import HaltRule
 from ponder.models.hrm import HRMConfig
 from ponder.models.poh import PoHConfig
 from ponder.models.seq_champion import SeqChampionConfig
@@ -26,8 +28,7 @@ from ponder.models.seq_decoder import SeqDecoderConfig
 from ponder.models.seq_encdec import SeqEncDecConfig
 from ponder.models.transformer import TransformerConfig
 from ponder.models.trm import TRMConfig
-from ponder.train.halting import HaltRule
-from ponder.train.rundir import run_dir_problem, run_name_problem
+from ponder.objectives import FewShotConfig, GridConfig, PathConfig
 
 # torch, numpy and python seed from any integer in 0..2**32-1 (numpy refuses negative ones,
 # torch ones past 2**64); DDP ranks seed with seed + rank, which stays inside torch's range.
@@ -130,42 +131,12 @@ class TrainConfig(FrozenConfig):
     # blanks of a Sudoku) in the per-sequence mean loss; 1 weighs every cell alike.
     label_change_weight: float = Field(1.0, gt=0)
     halt_loss_weight: float = Field(0.5, ge=0)
-    # Label smoothing; for the path formulation (model.head: path), masking the next-move
-    # logits to the passable 4-neighbours of the current cell before the softmax.
     label_smoothing: float = Field(0.0, ge=0, lt=1)  # grid tokens and path pointers alike
-    validity_mask: bool = False
-    # MLM-U (arXiv 2412.05117): each fresh training example shows a uniformly random
-    # fraction of its solution's path cells in the input; the model predicts the whole answer.
-    mlm_u: bool = False
-    # PoH: add weight x mean routing entropy to the loss (positive: sharper routing),
-    # optionally annealed linearly to 0 over the run.
-    route_entropy_weight: float = Field(0.0, ge=0)
-    route_entropy_anneal: bool = False
-    # Aids for route answers (ponder.train.route_aids; grid heads only). class_weights maps
-    # a label token id to its cross-entropy weight (unnamed tokens: 1); a cell's weight is
-    # label_change_weight (if changed) x class weight, and each sequence's loss the weighted
-    # mean of its smoothed per-cell losses. The rest read p, the predicted probability of
-    # the route token (route_token; null: the task's own, ROUTE for routing, PATH for maze)
-    # over the city cells: + route_sparsity_weight x mean p; + connectivity_weight x the
-    # connectivity surrogate; max_route_mass: an example whose sum of p is above this many
-    # times its label's route cells (at least 1) gets no cross-entropy gradient that step
-    # (logged as blocked_fraction). 0 / null: off.
-    class_weights: dict[int, float] = {}
-    route_token: int | None = Field(None, ge=0)
-    route_sparsity_weight: float = Field(0.0, ge=0)
-    connectivity_weight: float = Field(0.0, ge=0)
-    max_route_mass: float | None = Field(None, gt=0)
-    # Demonstration encoders (model.demo_encoder): their own peak rate and warmup (None: as
-    # the rest), and the collapse detector: a warning when the spread of the encoder's task
-    # vectors across distinct tasks, relative to their size, falls below this.
-    encoder_lr: float | None = Field(None, gt=0)
-    encoder_warmup_steps: int | None = Field(None, ge=0)
-    collapse_threshold: float = Field(0.05, ge=0)
     # Keep the k checkpoints with the lowest eval val_loss (checkpoints/val-*.safetensors)
     # besides last and best; 0: off. Few-shot evaluations report val_loss.
     keep_top_k: int = Field(0, ge=0)
     N_sup: int = Field(16, gt=0)  # max supervision segments per example (paper N_sup)
-    # ACT halting rule (ponder.train.halting): "none" runs all N_sup segments; "trm" halts
+    # ACT halting rule (ponder.models.halting): "none" runs all N_sup segments; "trm" halts
     # when q_halt > 0; "hrm" when q_halt > q_continue (Q-learning, one extra forward a step).
     # YAML false/off mean "none", true means "trm".
     halting: HaltRule = "trm"
@@ -195,16 +166,6 @@ class TrainConfig(FrozenConfig):
             raise ValueError("curriculum.threshold needs eval_every > 0 to measure accuracy")
         return self
 
-    @field_validator("class_weights")
-    @classmethod
-    def _class_weights_in_range(cls, value: dict[int, float]) -> dict[int, float]:
-        for token, weight in value.items():
-            if token < 0:
-                raise ValueError(f"token id {token} must be >= 0")
-            if not (math.isfinite(weight) and weight >= 0):
-                raise ValueError(f"weight of token {token} must be a finite number >= 0")
-        return value
-
     @field_validator("halting", mode="before")
     @classmethod
     def _halting_from_bool(cls, value: Any) -> Any:
@@ -215,14 +176,7 @@ class TrainConfig(FrozenConfig):
 
 class EvalConfig(FrozenConfig):
     batch_size: int = Field(256, gt=0)
-    # Path formulation: pick only unvisited passable neighbours when following the pointers
-    # (every route is then legal by construction, so "valid" stops measuring the model).
-    constrained_decoding: bool = False
     samples_png: int = Field(6, ge=0)  # mazes drawn in eval/samples.png (failures first)
-    # Few-shot tasks with a demonstration encoder: test-time latent search (LPN), gradient
-    # steps on each task vector to fit the demonstrations before answering (0: off).
-    latent_search_steps: int = Field(0, ge=0)
-    latent_search_lr: float = Field(0.1, gt=0)
 
 
 class RunConfig(FrozenConfig):
@@ -233,10 +187,17 @@ class RunConfig(FrozenConfig):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     compile: bool = False
+    # The answer formulation (ponder.objectives): "grid" tokens, "path" pointers along a
+    # maze's route, "fewshot" tasks; "auto" takes fewshot for a few-shot dataset, else grid.
+    # Each has a section of its own below, used only by it.
+    objective: Literal["auto", "grid", "path", "fewshot"] = "auto"
     data: DataConfig = DataConfig()
     model: ModelConfig = TRMConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+    grid: GridConfig = GridConfig()
+    path: PathConfig = PathConfig()
+    fewshot: FewShotConfig = FewShotConfig()
 
     @field_validator("name", "run_dir")
     @classmethod
@@ -325,11 +286,17 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig
     for item in overrides:
         key, value = _parse_override(item)
         _set_dotted(raw, key, value)
+    _require_sections(raw)
+    for note in migrate_moved_keys(raw):  # a preset written before keys moved still loads
+        print(f"ponder: note: {note}", file=sys.stderr)
     return config_from_dict(raw)
 
 
 def config_from_dict(raw: dict[str, Any]) -> RunConfig:
+    """A RunConfig from a raw mapping (a run's saved config too: keys that moved since it
+    was saved are read under their new names)."""
     _require_sections(raw)
+    migrate_moved_keys(raw)
     _reject_unknown_keys(raw)
     try:
         return RunConfig.model_validate(raw)
@@ -382,6 +349,9 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "data": DataConfig,
     "train": TrainConfig,
     "eval": EvalConfig,
+    "grid": GridConfig,
+    "path": PathConfig,
+    "fewshot": FewShotConfig,
 }
 _MODEL_CLASSES: dict[str, type[BaseModel]] = {
     "trm": TRMConfig,

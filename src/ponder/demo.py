@@ -21,6 +21,7 @@ from ponder.eval.run import evaluate_run
 from ponder.experiments.schema import parse_schema
 from ponder.fileio import atomic_write_text, read_json_file, read_yaml_file
 from ponder.models.base import FrozenConfig
+from ponder.runs import load_run
 
 DEFAULT_DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 
@@ -95,7 +96,7 @@ def _run_config(
 
 
 def judge_run(run_dir: Path) -> dict:
-    report = evaluate_run(run_dir)
+    report = evaluate_run(load_run(run_dir))
     summary = read_json_file(run_dir / "summary.json")
     report["params"] = summary["params"]
     report["train_seconds"] = summary["train_seconds"]

@@ -4,6 +4,7 @@ clear error, and write a file atomically so a killed process never leaves half o
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 from collections.abc import Hashable
@@ -169,3 +170,28 @@ def _check_parents(path: Path, what: str) -> None:
             if not parent.is_dir():
                 raise UserError(f"{what} {path}: {parent} is a file, not a directory")
             return
+
+
+def run_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a run (the one directory runs/<name>), or None if it can."""
+    if not name.strip():
+        return "a run name must not be empty"
+    if name in (".", "..") or any(c in name for c in "/\\\0"):
+        return "a run name must be one directory name (no '/', not '.' or '..')"
+    return None
+
+
+def run_dir_problem(run_dir: str) -> str | None:
+    """Why `run_dir` cannot be a run directory, or None ("" means runs/<name>)."""
+    if not run_dir:
+        return None
+    if "\0" in run_dir:
+        return "a run directory must not contain a null byte"
+    path = Path(run_dir)
+    if path.name in ("", ".."):
+        return "a run directory must end in a directory name (not '.', '..' or '/')"
+    # `x/..` reads as missing while x is missing, so prepare_run_dir's checks of what is
+    # already there would not look at the directory the run really lands in.
+    if ".." in itertools.dropwhile(lambda part: part == "..", path.parts):
+        return "a run directory may use '..' only at its start"
+    return None

@@ -20,10 +20,11 @@ from support import hrm_maze_fixture, run, tiny_config, write
 
 from ponder.data import check as check_module
 from ponder.data.check import check_dataset
+from ponder.data.dataset import open_dataset
 from ponder.data.fewshot_build import build_skills_dataset
 from ponder.data.format import content_hash
 from ponder.errors import UserError
-from ponder.train.launch import open_dataset, train
+from ponder.train.launch import train
 
 Corrupt = Callable[[Path], None]
 

@@ -7,7 +7,8 @@ from support import tiny_config
 from ponder.data import build_dataset
 from ponder.eval.paths import evaluate_paths
 from ponder.models.base import ModelOutputs
-from ponder.train.launch import load_run, open_run_dataset, train
+from ponder.runs import load_run, open_run_data
+from ponder.train.launch import train
 
 
 class _OraclePointers(torch.nn.Module):
@@ -31,8 +32,8 @@ class _OraclePointers(torch.nn.Module):
 
 
 def test_oracle_pointers_are_exact_and_random_ones_are_not(tiny_maze_dir, tmp_path):
-    cfg = tiny_config(tiny_maze_dir, tmp_path / "r", model={"head": "path"})
-    data = open_run_dataset(cfg)
+    cfg = tiny_config(tiny_maze_dir, tmp_path / "r", objective="path")
+    data = open_run_data(cfg)[0]
     common = dict(n_sup=2, batch_size=4, device=torch.device("cpu"))
     report, _, _ = evaluate_paths(_OraclePointers(data.test), data.test, **common)
     assert report["exact"] == 1.0 and report["length_ratio"] == 1.0
@@ -49,9 +50,9 @@ def test_path_head_learns_a_handful_of_mazes(tmp_path):
             "num_heads": 4,
             "n": 2,
             "T": 1,
-            "head": "path",
-            "path_horizons": 2,
         },  # fmt: skip
+        objective="path",
+        path={"horizons": 2},
         train={
             "steps": 200,
             "global_batch_size": 8,
@@ -76,8 +77,8 @@ def test_walls_are_in_the_path_models_inputs(tiny_maze_dir, tmp_path):
     from ponder.data.loader import TrainBatches, eval_batches
     from ponder.tasks.maze import WALL
 
-    cfg = tiny_config(tiny_maze_dir, tmp_path / "r", model={"head": "path"})
-    data = open_run_dataset(cfg)
+    cfg = tiny_config(tiny_maze_dir, tmp_path / "r", objective="path")
+    data = open_run_data(cfg)[0]
     train_batch = TrainBatches(data.train, 8, seed=0).batch(0)
     test_batch = next(eval_batches(data.test, 8))
     for batch in (train_batch, test_batch):

@@ -10,18 +10,17 @@ import pytest
 from support import tiny_config
 
 from ponder.data import build_dataset
+from ponder.data.dataset import open_dataset
 from ponder.data.loader import TrainBatches
 from ponder.errors import UserError
 from ponder.models import build_model
+from ponder.runs import open_run_data
 from ponder.tasks.routing import BUILDING
 from ponder.train.curriculum import CurriculumBatches
 from ponder.train.engine import Trainer
 from ponder.train.launch import (
     _advancing,
     make_loader,
-    make_loss,
-    open_dataset,
-    open_run_dataset,
     open_stages,
     train,
 )
@@ -99,12 +98,11 @@ def test_the_accuracy_stage_survives_a_checkpoint(datasets, tmp_path):
 
     def trainer() -> Trainer:
         runtime = make_runtime("cpu", "fp32")
-        data = open_run_dataset(cfg)
-        loader, evaluate = make_loader(cfg, open_stages(cfg, data), runtime)
+        data, objective = open_run_data(cfg)
+        stages = open_stages(cfg, data, objective)
+        loader, evaluate = make_loader(cfg, stages, objective, runtime)
         model = build_model(cfg.model, data.spec)
-        return Trainer(
-            cfg, model, loader, runtime, tmp_path / "run", evaluate, make_loss(cfg, data)
-        )
+        return Trainer(cfg, model, loader, runtime, tmp_path / "run", evaluate, objective)
 
     first = trainer()
     first.loader.observe({"exact": 0.9})

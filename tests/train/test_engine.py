@@ -7,10 +7,12 @@ import torch
 from support import tiny_config
 
 from ponder.data import build_dataset
+from ponder.data.dataset import open_dataset
 from ponder.eval.evaluate import evaluate_model
+from ponder.runs import load_run
 from ponder.train import checkpoint as ckpt
 from ponder.train.engine import Trainer
-from ponder.train.launch import load_run, open_dataset, train
+from ponder.train.launch import train
 
 
 def test_overfits_a_handful_of_mazes(tmp_path):
@@ -182,17 +184,19 @@ def test_resume_on_a_dataset_of_another_shape_is_refused(tmp_path):
 def test_poh_logs_and_regularises_routing_entropy(tiny_maze_dir, tmp_path):
     from ponder.config import config_from_dict
 
-    raw = tiny_config(tiny_maze_dir, tmp_path / "run", train={"route_entropy_weight": 0.01,
-                      "route_entropy_anneal": True}).to_dict()  # fmt: skip
+    raw = tiny_config(tiny_maze_dir, tmp_path / "run").to_dict()
     raw["model"] = {"name": "poh", "hidden_size": 32, "num_heads": 4, "ffn_multiple_of": 16,
-                    "num_layers": 1, "R": 2}  # fmt: skip
+                    "num_layers": 1, "R": 2, "route_entropy_weight": 0.01,
+                    "route_entropy_anneal": True}  # fmt: skip
     run_dir = train(config_from_dict(raw), quiet=True)
     entropies = [r["train/route_entropy"] for r in _logged(run_dir) if "train/route_entropy" in r]
     assert entropies and all(0 < e <= 1.3863 for e in entropies)  # at most log(4 heads)
+    terms = [r["train/route_entropy_loss"] for r in _logged(run_dir) if "train/loss" in r]
+    assert terms and all(0 < t <= 0.01 * 1.3863 for t in terms)  # weighted, annealed
 
 
 def test_mlm_u_training_runs_and_leaves_the_stored_data_alone(tiny_maze_dir, tmp_path):
     before = open_dataset(tiny_maze_dir).train.inputs.copy()
-    run_dir = train(tiny_config(tiny_maze_dir, tmp_path / "run", train={"mlm_u": True}), quiet=True)
+    run_dir = train(tiny_config(tiny_maze_dir, tmp_path / "run", grid={"mlm_u": True}), quiet=True)
     assert json.loads((run_dir / "summary.json").read_text())["steps"] == 6
     assert (open_dataset(tiny_maze_dir).train.inputs == before).all()

@@ -14,7 +14,8 @@ from ponder.config import config_from_dict
 from ponder.data.fewshot_build import build_skills_dataset
 from ponder.errors import UserError
 from ponder.eval.latent_search import _demo_loss, _demo_queries, search_latents
-from ponder.train.launch import load_run, train
+from ponder.runs import load_run, open_run_data
+from ponder.train.launch import train
 from ponder.train.optim import build_optimizer
 
 
@@ -38,7 +39,7 @@ def _log(run_dir) -> list[dict]:
 
 
 def test_encoder_trm_trains_and_logs_its_diagnostics(skills_dir, tmp_path) -> None:
-    cfg = _config(skills_dir, tmp_path / "r", {"demo_encoder": ENCODER}, encoder_lr=3e-3)
+    cfg = _config(skills_dir, tmp_path / "r", {"demo_encoder": {**ENCODER, "lr": 3e-3}})
     run_dir = train(cfg, quiet=True)
     logged = {k for row in _log(run_dir) for k in row}
     for key in ("grad_norm_encoder", "grad_norm_trunk", "encoder_spread_relative",
@@ -80,12 +81,11 @@ def test_frozen_encoder_weights_never_change(skills_dir, tmp_path) -> None:
 
 
 def test_encoder_parameters_get_their_own_rate(skills_dir, tmp_path) -> None:
-    cfg = _config(skills_dir, tmp_path / "r", {"demo_encoder": ENCODER}, encoder_lr=5e-4)
+    cfg = _config(skills_dir, tmp_path / "r", {"demo_encoder": {**ENCODER, "lr": 5e-4}})
     from ponder.models import build_model
-    from ponder.train.launch import open_run_dataset
     from ponder.train.optim import set_lr
 
-    model = build_model(cfg.model, open_run_dataset(cfg).spec)
+    model = build_model(cfg.model, open_run_data(cfg)[0].spec)
     opt = build_optimizer(model, cfg.train)
     set_lr(opt, 1e-3, 5e-4)
     rates = {g["encoder"]: g["lr"] for g in opt.param_groups}

@@ -7,10 +7,11 @@ import torch.nn.functional as F
 
 from ponder.config import TrainConfig
 from ponder.models import DataSpec, build_model
+from ponder.models.base import DemoEncoderConfig
 from ponder.models.trm import TRMConfig
+from ponder.objectives.losses import token_cross_entropy
+from ponder.objectives.mlm_u import reveal_route_cells
 from ponder.tasks.maze import GOAL, OPEN, PATH, START, WALL, MazeTask
-from ponder.train.losses import token_cross_entropy
-from ponder.train.mlm_u import reveal_path_cells
 from ponder.train.optim import lr_at
 
 MAZE = MazeTask()
@@ -27,7 +28,7 @@ def _mazes(n=64, size=9):
 def test_mlm_u_keeps_the_maze_and_reveals_only_path_cells():
     torch.manual_seed(0)
     inputs, labels = _mazes()
-    hinted = reveal_path_cells(inputs, labels)
+    hinted = reveal_route_cells(inputs, labels, OPEN, PATH)
     changed = hinted != inputs
     assert (hinted[changed] == PATH).all()  # only path tokens appear
     assert (labels[changed] == PATH).all()  # ... on the solution's path cells
@@ -61,7 +62,7 @@ def test_label_smoothing_matches_torch():
 def test_maze_encoder_starts_neutral_and_then_conditions_every_token():
     spec = DataSpec(vocab_size=6, seq_len=81, grid_shape=(9, 9))
     torch.manual_seed(0)
-    cfg = TRMConfig(hidden_size=32, num_heads=2, ffn_multiple_of=16, n=1, T=1, maze_encoder=True)
+    cfg = TRMConfig(hidden_size=32, num_heads=2, ffn_multiple_of=16, n=1, T=1, grid_encoder=True)
     model = build_model(cfg, spec)
     inputs, _ = _mazes(2)
     batch = {"inputs": inputs}
@@ -84,7 +85,8 @@ def test_warm_restart_cycles_grow_by_restart_mult():
 def test_encoder_rate_has_its_own_peak_and_warmup():
     from ponder.train.optim import encoder_lr_at
 
-    cfg = TrainConfig(lr=1.0, encoder_lr=0.1, encoder_warmup_steps=20, warmup_steps=0,
-                      schedule="constant")  # fmt: skip
-    assert lr_at(5, cfg) == 1.0
-    assert encoder_lr_at(9, cfg) == pytest.approx(0.05) and encoder_lr_at(30, cfg) == 0.1
+    cfg = TrainConfig(lr=1.0, warmup_steps=0, schedule="constant")
+    encoder = DemoEncoderConfig(lr=0.1, warmup_steps=20)
+    assert lr_at(5, cfg) == 1.0 and encoder_lr_at(5, cfg) == 1.0  # no encoder: the trunk's
+    assert encoder_lr_at(9, cfg, encoder) == pytest.approx(0.05)
+    assert encoder_lr_at(30, cfg, encoder) == 0.1

@@ -34,8 +34,8 @@ from ponder.data.format import (
     write_set_arrays,
 )
 from ponder.errors import UserError
-from ponder.tasks.arc import Transform, encode_view, identity, task_views
-from ponder.tasks.fewshot import NUM_COLOURS, PAD, VOCAB_SIZE, FewShotTask
+from ponder.tasks.arc import Transform, decode_view, encode_view, identity, task_views
+from ponder.tasks.fewshot import NUM_COLOURS, PAD, VOCAB_SIZE, FewShotTask, Pair
 
 VIEW_WIDTH = 1 + NUM_COLOURS + 2  # dihedral, colour permutation, offset (dy, dx)
 TASKS_JSON = "tasks.json"
@@ -348,3 +348,28 @@ def _check_views(name: str, views: np.ndarray, puzzles: int, seq_len: int) -> No
             f"permutation of 0..9 keeping 0, offset inside the {canvas}x{canvas} canvas): "
             f"{views[at].tolist()}"
         )
+
+
+def split_tasks(split: Split, names_by_set: dict[str, list[str]]) -> list[FewShotTask]:
+    """Each group's task as seen in its first view (the identity for test splits): its
+    demonstrations, and its test pairs in test-index order."""
+    names = [n for ns in names_by_set.values() for n in ns]
+    fs, side = split.fewshot, int(round(split.metadata.seq_len**0.5))
+    tasks = []
+    for group, name in enumerate(names):
+        puzzle = int(split.group_indices[group])
+        view = row_to_view(fs["puzzle_views"][puzzle])
+        demos = [
+            Pair(decode_view(fs["demo_inputs"][puzzle, k], view, side),
+                 decode_view(fs["demo_labels"][puzzle, k], view, side))
+            for k in range(int(fs["demo_counts"][puzzle]))
+        ]  # fmt: skip
+        examples = range(split.puzzle_indices[puzzle], split.puzzle_indices[puzzle + 1])
+        tests = sorted((int(fs["example_test_index"][e]), e) for e in examples)
+        pairs = [
+            Pair(decode_view(split.inputs[e], view, side),
+                 decode_view(split.labels[e], view, side) if split.labels[e].any() else None)
+            for t, e in tests if t >= 0
+        ]  # fmt: skip
+        tasks.append(FewShotTask(name=name, train=tuple(demos), test=tuple(pairs)))
+    return tasks

@@ -50,7 +50,7 @@ def _task_name(root: Path) -> str:
 
 def _show_fewshot(root: Path, split: str, data: Split, index: int, answer: bool) -> str:
     # Late: eval.fewshot reads tasks back the way `ponder eval` sees them, and imports torch.
-    from ponder.eval.fewshot import split_tasks
+    from ponder.data.fewshot import split_tasks
 
     _check_index(index, data.num_groups, f"the {split} split has", "task")
     task = split_tasks(data, read_task_names(root, split))[index]

@@ -18,8 +18,9 @@ from torch import nn
 
 from ponder.data.format import Split
 from ponder.data.loader import eval_batches
+from ponder.models.halting import HaltRule
 from ponder.models.layers import PuzzleEmbedding
-from ponder.train.halting import HaltRule, halt_signal
+from ponder.models.rollout import rollout
 
 
 @dataclass
@@ -63,7 +64,8 @@ def predict(
         batch = {k: v.to(device) for k, v in batch.items()}
         if identifier is not None:
             batch["puzzle_identifiers"] = torch.full_like(batch["puzzle_identifiers"], identifier)
-        final, at_halt, halt_step = _run_segments(model, batch, n_sup, device, halt_rule, read)
+        run = rollout(model, batch, n_sup, rule=halt_rule, read=read)
+        final, at_halt, halt_step = run.answer, run.at_halt, run.halt_step
         if decode is not None:
             final, at_halt = decode(final, batch), decode(at_halt, batch)
         finals.append(final.cpu().numpy())
@@ -78,23 +80,6 @@ def predict(
         halt_step=np.concatenate(steps)[:cut],
         index=np.concatenate(indices)[:cut],
     )
-
-
-def _run_segments(model, batch, n_sup: int, device, halt_rule: HaltRule, read: Callable):
-    """The answers (`read` of each segment's outputs) after the last segment and at the
-    segment where the halting rule first says stop, with that segment (B,)."""
-    b = batch["inputs"].shape[0]
-    carry = model.init_carry(b, device)
-    halt_step = torch.full((b,), n_sup, dtype=torch.long, device=device)
-    at_halt = None
-    for segment in range(1, n_sup + 1):
-        carry, out = model(carry, batch)
-        answer = read(out)  # (B, ...)
-        newly = halt_signal(out, halt_rule) & (halt_step == n_sup) & (segment < n_sup)
-        halt_step = torch.where(newly, segment, halt_step)
-        not_yet = (halt_step >= segment).view(-1, *([1] * (answer.dim() - 1)))
-        at_halt = answer if at_halt is None else torch.where(not_yet, answer, at_halt)
-    return answer, at_halt, halt_step
 
 
 def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -170,11 +155,6 @@ def uses_puzzle_identifiers(model: nn.Module) -> bool:
 
 def _mean_exact(verdicts: list[dict]) -> float:
     return float(np.mean([bool(v.get("exact")) for v in verdicts])) if verdicts else 0.0
-
-
-def scalar_metrics(report: dict) -> dict[str, float]:
-    """The numbers worth logging as scalars (drops the histogram)."""
-    return {k: float(v) for k, v in report.items() if isinstance(v, int | float)}
 
 
 def write_samples_png(

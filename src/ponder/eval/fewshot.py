@@ -20,11 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ponder.data.fewshot import read_task_names, row_to_view
+from ponder.data.fewshot import read_task_names, row_to_view, split_tasks
 from ponder.data.format import Split
 from ponder.data.loader import eval_batches
 from ponder.eval.evaluate import wilson_interval
 from ponder.eval.latent_search import search_latents
+from ponder.models.rollout import rollout
 from ponder.tasks.arc import (
     Candidate,
     decode_view,
@@ -33,7 +34,7 @@ from ponder.tasks.arc import (
     score,
     write_submission,
 )
-from ponder.tasks.fewshot import FewShotTask, Pair
+from ponder.tasks.fewshot import FewShotTask
 from ponder.tasks.fewshot_render import render_task_png
 
 
@@ -76,7 +77,7 @@ def predict_fewshot(
         if search is not None and search.steps > 0:
             with torch.enable_grad():
                 batch["demo_latent"] = search_latents(model, batch, n_sup, search.steps, search.lr)
-        out = _run(model, batch, n_sup)
+        out = rollout(model, batch, n_sup).outputs
         answer = batch["labels"] != split.metadata.pad_id  # (B, L) cells of the answer grid
         ce = F.cross_entropy(out.logits.float().transpose(1, 2), batch["labels"], reduction="none")
         loss_sum += float((ce * answer).sum())
@@ -95,13 +96,6 @@ def predict_fewshot(
         loss=loss_sum / max(cells, 1.0),
         latents=np.concatenate(latents)[:cut] if latents else None,
     )
-
-
-def _run(model: nn.Module, batch: dict, n_sup: int):
-    carry = model.init_carry(batch["inputs"].shape[0], batch["inputs"].device)
-    for _ in range(n_sup):
-        carry, out = model(carry, batch)
-    return out
 
 
 def rank_views(
@@ -224,28 +218,3 @@ def _all_right(task: FewShotTask, answers: list) -> bool:
     if len(answers) != len(task.test):
         return False
     return all(a and pass_at_k(a, p.output, 1) for a, p in zip(answers, task.test, strict=True))
-
-
-def split_tasks(split: Split, names_by_set: dict[str, list[str]]) -> list[FewShotTask]:
-    """Each group's task as seen in its first view (the identity for test splits): its
-    demonstrations, and its test pairs in test-index order."""
-    names = [n for ns in names_by_set.values() for n in ns]
-    fs, side = split.fewshot, int(round(split.metadata.seq_len**0.5))
-    tasks = []
-    for group, name in enumerate(names):
-        puzzle = int(split.group_indices[group])
-        view = row_to_view(fs["puzzle_views"][puzzle])
-        demos = [
-            Pair(decode_view(fs["demo_inputs"][puzzle, k], view, side),
-                 decode_view(fs["demo_labels"][puzzle, k], view, side))
-            for k in range(int(fs["demo_counts"][puzzle]))
-        ]  # fmt: skip
-        examples = range(split.puzzle_indices[puzzle], split.puzzle_indices[puzzle + 1])
-        tests = sorted((int(fs["example_test_index"][e]), e) for e in examples)
-        pairs = [
-            Pair(decode_view(split.inputs[e], view, side),
-                 decode_view(split.labels[e], view, side) if split.labels[e].any() else None)
-            for t, e in tests if t >= 0
-        ]  # fmt: skip
-        tasks.append(FewShotTask(name=name, train=tuple(demos), test=tuple(pairs)))
-    return tasks

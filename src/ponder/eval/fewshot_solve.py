@@ -10,23 +10,25 @@ from pathlib import Path
 
 import numpy as np
 
+from ponder.data.dataset import Dataset
 from ponder.data.fewshot import Views, _Writer
 from ponder.data.format import Split
 from ponder.errors import UserError
 from ponder.eval.fewshot import SearchSettings, predict_fewshot, rank_views
 from ponder.tasks.fewshot import FewShotFamily, FewShotTask
 from ponder.tasks.fewshot_render import render_task_png
-from ponder.train.launch import Dataset, TrainedRun
 
 VIEW_SEED = 0  # the views of a task file are drawn from a fixed seed: same file, same answer
 
 
-def solve_fewshot_task(run: TrainedRun, task: FewShotTask, png: Path | None = None) -> dict:
-    """The run's answer to every test input of `task` (the answer format `ponder verify`
-    reads) and, when the truth is known, the verdict; optional PNG of the task and answers."""
+def solve_fewshot_task(
+    run, task: FewShotTask, png: Path | None = None, search: SearchSettings | None = None
+) -> dict:
+    """The run's (a ponder.runs.TrainedRun) answer to every test input of `task` (the
+    answer format `ponder verify` reads) and, when the truth is known, the verdict;
+    optional PNG of the task and answers."""
     split = task_split(run.data, task)
     config = run.config
-    search = SearchSettings(config.eval.latent_search_steps, config.eval.latent_search_lr)
     with run.runtime.autocast():
         preds = predict_fewshot(
             run.model, split, n_sup=config.train.N_sup, batch_size=config.eval.batch_size,

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ponder.models.rollout import rollout
+
 
 def search_latents(
     model: nn.Module, batch: dict, n_sup: int, steps: int, lr: float
@@ -50,11 +52,7 @@ def _demo_queries(batch: dict) -> tuple[dict, torch.Tensor]:
 def _demo_loss(model, queries: dict, weights: torch.Tensor, latent, n_sup: int):
     k = weights.shape[0] // latent.shape[0]
     rows = {**queries, "demo_latent": latent.repeat_interleave(k, dim=0)}
-    carry = model.init_carry(weights.shape[0], latent.device)
-    with torch.no_grad():
-        for _ in range(n_sup - 1):
-            carry, _ = model(carry, rows)
-    _, out = model(carry, rows)
+    out = rollout(model, rows, n_sup, grad_last=True).outputs  # gradient: last segment only
     labels = rows["labels"]
     cells = (labels != 0).float()  # the answer grid (padding is not part of it)
     ce = F.cross_entropy(out.logits.float().transpose(1, 2), labels, reduction="none")

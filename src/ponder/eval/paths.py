@@ -10,8 +10,8 @@ from torch import nn
 
 from ponder.data.format import Split
 from ponder.eval.evaluate import Predictions, predict, summarise
+from ponder.models.halting import HaltRule
 from ponder.tasks.maze_path import greedy_routes, judge_route
-from ponder.train.halting import HaltRule
 
 
 def predict_routes(

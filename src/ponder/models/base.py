@@ -94,6 +94,9 @@ class DemoEncoderConfig(FrozenConfig):
     # stays trainable so the model can still learn to read the frozen features.
     freeze: bool = False
     kl_weight: float = Field(1e-4, ge=0)  # lpn_variational only
+    # The encoder's own peak learning rate and warmup (None: as train.lr / warmup_steps).
+    lr: float | None = Field(None, gt=0)
+    warmup_steps: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _heads_fit_2d_rope(self) -> DemoEncoderConfig:
@@ -123,11 +126,7 @@ class TrunkConfig(FrozenConfig):
     # tokens (0: none; HRM 1, TRM 16). puzzle_emb_dim 0 means hidden_size.
     puzzle_emb_len: int = Field(0, ge=0)
     puzzle_emb_dim: int = Field(0, ge=0)
-    # The answer: "grid" tokens (grid-to-grid) or "path" next-cell pointers (the maze route
-    # as a sequence of cells), the latter for path_horizons steps ahead (multi-horizon).
-    head: Literal["grid", "path"] = "grid"
-    path_horizons: int = Field(1, gt=0)
-    maze_encoder: bool = False  # a small CNN's pooled view of the grid added to every token
+    grid_encoder: bool = False  # a small CNN's pooled view of the grid added to every token
     # Few-shot tasks: encode the demonstration pairs into the puzzle_emb_len prefix tokens
     # instead of looking up a per-puzzle vector (null: the table, when puzzle_emb_len > 0).
     demo_encoder: DemoEncoderConfig | None = None
@@ -153,6 +152,9 @@ class DataSpec:
     seq_len: int
     grid_shape: tuple[int, int] | None = None
     num_puzzle_identifiers: int = 1
+    # The answer head the objective asks for (ponder.objectives): 0 reads tokens of the
+    # answer grid (B, L, V); K > 0 next-cell pointers for K horizons (B, K, L, L).
+    pointer_horizons: int = 0
 
 
 @dataclass
@@ -161,6 +163,9 @@ class ModelOutputs:
     q_halt: torch.Tensor  # (B,) halting logit: "the answer is right now"
     q_continue: torch.Tensor | None = None  # (B,) where the model has a continue head
     stats: dict[str, torch.Tensor] | None = None  # model statistics, e.g. PoH route_entropy (R,)
+    # The model's own loss terms, already weighted, as scalars: the engine adds each to the
+    # objective's loss and logs it under its name (PoH's routing entropy, an LPN's KL).
+    aux_losses: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
 
 
 def carry_where(mask: torch.Tensor, fresh, old):

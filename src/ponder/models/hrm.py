@@ -87,5 +87,7 @@ class HRM(nn.Module):
         q_halt, q_continue = self.q_head(z_H)
         logits = self.lm_head(z_H[:, self.prefix :])  # grid positions only: (B, L, V) or pointers
         stats = self.embed.last_stats or None  # the prefix's norms, an encoder's latent
-        outputs = ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue, stats=stats)
+        outputs = ModelOutputs(
+            logits, q_halt, q_continue, stats=stats, aux_losses=dict(self.embed.last_aux)
+        )
         return HRMCarry(z_H=z_H.detach(), z_L=z_L.detach()), outputs

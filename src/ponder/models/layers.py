@@ -248,7 +248,8 @@ class TokenEmbedding(nn.Module):
     sqrt(D) as in HRM, so inputs enter the post-norm stack at unit scale. With a puzzle
     embedding or a demonstration encoder its P prefix tokens come first: the output is
     (B, P + L, D). `last_stats` keeps the prefix's statistics of the last call (norms; the
-    encoder's latent and KL), which the model hands on as outputs.stats."""
+    encoder's latent and KL), which the model hands on as outputs.stats, and `last_aux` its
+    weighted loss terms (the KL), handed on as outputs.aux_losses."""
 
     def __init__(
         self,
@@ -274,6 +275,7 @@ class TokenEmbedding(nn.Module):
         self.encoder = encoder
         self.demo = demo
         self.last_stats: dict[str, torch.Tensor] = {}
+        self.last_aux: dict[str, torch.Tensor] = {}  # weighted loss terms (an LPN's KL)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         x = self.tokens(batch["inputs"])  # (B, L, D)
@@ -290,7 +292,7 @@ class TokenEmbedding(nn.Module):
     def _prefix(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """(B, P, D) from the puzzle table or the demonstrations (or a given latent: the
         test-time latent search passes batch["demo_latent"] (B, Z)); None without either."""
-        self.last_stats = {}
+        self.last_stats, self.last_aux = {}, {}
         if self.puzzle is not None:
             prefix = self.puzzle(batch["puzzle_identifiers"])
         elif self.demo is not None:
@@ -301,6 +303,7 @@ class TokenEmbedding(nn.Module):
                 self.last_stats["encoder_latent"] = encoding.latent
                 if encoding.kl is not None:
                     self.last_stats["kl"] = encoding.kl
+                    self.last_aux["kl_loss"] = self.demo.kl_loss(encoding)
         else:
             return None
         self.last_stats["prefix_norm"] = prefix.detach().float().norm(dim=-1).mean()
@@ -395,9 +398,10 @@ class PointerHead(nn.Module):
 
 
 def build_answer_head(config, spec) -> nn.Module:
-    """Tokens of the answer grid (B, L, V), or next-cell pointers (B, K, L, L)."""
-    if config.head == "path":
-        return PointerHead(config.hidden_size, config.path_horizons)
+    """Tokens of the answer grid (B, L, V), or next-cell pointers (B, K, L, L) when the
+    objective asks for them (spec.pointer_horizons = K > 0)."""
+    if spec.pointer_horizons > 0:
+        return PointerHead(config.hidden_size, spec.pointer_horizons)
     return Linear(config.hidden_size, spec.vocab_size)
 
 
@@ -421,7 +425,7 @@ def build_embedding(config, spec) -> TokenEmbedding:
             spec.num_puzzle_identifiers, dim, config.puzzle_emb_len, config.hidden_size
         )
     encoder = None
-    if config.maze_encoder:
+    if config.grid_encoder:
         encoder = GridEncoder(spec.vocab_size, config.hidden_size, _require_grid(spec.grid_shape))
     return TokenEmbedding(
         spec.vocab_size,

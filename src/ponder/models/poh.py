@@ -9,7 +9,8 @@ Per refinement r = 1..R, with x the embedded input and h the current state (B, L
     h <- stack(h + x, head_weights=w)        heads scaled by H * w (uniform w: plain attention)
 
 The routing entropy of each refinement, -sum_h w log w averaged over tokens, is returned in
-`outputs.stats["route_entropy"]` (R,) so it can be logged or regularised. One segment, no
+`outputs.stats["route_entropy"]` (R,) and logged; with `route_entropy_weight` its mean,
+weighted, is the model's auxiliary loss `route_entropy_loss`. One segment, no
 carry between segments (like the direct transformer): the recursion is internal.
 """
 
@@ -35,6 +36,10 @@ class PoHConfig(TrunkConfig):
     route_temperature: float = Field(1.0, gt=0)  # initial value of the learned temperature
     route_temperature_floor: float = Field(0.1, gt=0)  # the temperature never goes below
     route_topk: int = Field(0, ge=0)  # 0: dense routing; k: keep the k largest, renormalised
+    # Adds weight x mean routing entropy to the loss (positive: sharper routing), optionally
+    # annealed linearly to 0 over the run (the engine reports its progress).
+    route_entropy_weight: float = Field(0.0, ge=0)
+    route_entropy_anneal: bool = False
 
     @model_validator(mode="after")
     def _attention_only(self) -> PoHConfig:
@@ -103,6 +108,10 @@ class PoH(nn.Module):
         self.config = config
         self.embed, self.trunk, self.lm_head, self.q_head = build_io(config, spec)
         self.router = HeadRouter(config)
+        self.progress = 0.0  # share of training done, set by the engine (entropy annealing)
+
+    def set_progress(self, fraction: float) -> None:
+        self.progress = fraction
 
     def init_carry(self, batch_size: int, device: torch.device | str) -> EmptyCarry:
         return EmptyCarry()
@@ -120,5 +129,16 @@ class PoH(nn.Module):
             h = self.trunk(h + x, head_weights=weights)
         q_halt, q_continue = self.q_head(h)
         logits = self.lm_head(h[:, self.config.puzzle_emb_len :])
-        stats = {**self.embed.last_stats, "route_entropy": torch.stack(entropies)}  # (R,)
-        return carry, ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue, stats=stats)
+        entropy = torch.stack(entropies)  # (R,)
+        stats = {**self.embed.last_stats, "route_entropy": entropy}
+        aux = dict(self.embed.last_aux)
+        if self.config.route_entropy_weight > 0:
+            aux["route_entropy_loss"] = self._entropy_weight() * entropy.mean()
+        outputs = ModelOutputs(logits, q_halt, q_continue, stats=stats, aux_losses=aux)
+        return carry, outputs
+
+    def _entropy_weight(self) -> float:
+        weight = self.config.route_entropy_weight
+        if self.config.route_entropy_anneal:
+            weight *= max(0.0, 1.0 - self.progress)
+        return weight

@@ -44,4 +44,6 @@ class Transformer(nn.Module):
             h[:, self.config.puzzle_emb_len :]
         )  # (B, L, V), or (B, K, L, L) pointers
         stats = self.embed.last_stats or None  # the prefix's norms, an encoder's latent
-        return carry, ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue, stats=stats)
+        return carry, ModelOutputs(
+            logits, q_halt, q_continue, stats=stats, aux_losses=dict(self.embed.last_aux)
+        )

@@ -89,5 +89,7 @@ class TRM(nn.Module):
             answer[:, self.prefix :]
         )  # grid positions only: (B, L, V) or pointers
         stats = self.embed.last_stats or None  # the prefix's norms, an encoder's latent
-        outputs = ModelOutputs(logits=logits, q_halt=q_halt, q_continue=q_continue, stats=stats)
+        outputs = ModelOutputs(
+            logits, q_halt, q_continue, stats=stats, aux_losses=dict(self.embed.last_aux)
+        )
         return TRMCarry(z=z.detach(), y=y.detach()), outputs

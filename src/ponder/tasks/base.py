@@ -10,10 +10,26 @@ sequences (what a model sees) are int64 arrays of shape (H * W,).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class RouteLayout:
+    """Where a task's route lives in its grid: what the route-answer training aids and
+    MLM-U read (ponder.objectives), so they never name a task's tokens themselves."""
+
+    route: int  # the answer token of a route cell
+    endpoints: tuple[int, ...]  # input tokens of the start and end (they count as q = 1)
+    avenues: tuple[int, ...]  # input tokens between which diagonal moves are legal
+    header_rows: int  # grid rows above the route's area (routing's vehicle/hour), never route
+    # MLM-U may show a route cell in the input: (input token before, token shown), or None
+    # when the task's inputs cannot show part of a route (routing's route cells are roads of
+    # several kinds).
+    reveal: tuple[int, int] | None = None
 
 
 @runtime_checkable
@@ -25,6 +41,9 @@ class Task(Protocol):
     pad_id: int  # token id used for padding inputs
     ignore_label_id: int  # label id the loss skips
     augmentations: tuple[str, ...]  # dataset augmentations that keep puzzles valid
+    # Optional facts (read with getattr, default None / False): `route_layout`, a
+    # RouteLayout for tasks whose answers mark a route; `path_answers`, True when an answer
+    # is a route of cells from a start to a goal that the path objective can point along.
 
     def generate(self, rng: np.random.Generator, **params: Any) -> np.ndarray:
         """A new puzzle grid; all randomness comes from `rng`."""

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ponder.errors import UserError
+from ponder.tasks.base import RouteLayout
 from ponder.tasks.grids import PanelStyle, decode_grid, encode_grid, path_f1, render_rows_png
 
 # Token ids, as in HRM's Maze-Hard data (PAD=0 so padding never looks like a maze cell).
@@ -46,6 +47,8 @@ class MazeTask:
     pad_id = PAD
     ignore_label_id = PAD
     augmentations = ("dihedral",)  # rotations and flips of a maze are mazes
+    route_layout = RouteLayout(PATH, (START, GOAL), (), header_rows=0, reveal=(OPEN, PATH))
+    path_answers = True  # the answer is the route S ... G (ponder.tasks.maze_path)
 
     # ----------------------------------------------------------------- generation
 

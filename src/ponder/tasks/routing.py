@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ponder.errors import UserError
+from ponder.tasks.base import RouteLayout
 from ponder.tasks.grids import PanelStyle, decode_grid, encode_grid, path_f1, render_rows_png
 
 # ----------------------------------------------------------------------------- tokens
@@ -94,6 +95,7 @@ class RoutingTask:
     vocab_size = VOCAB_SIZE
     pad_id = PAD
     ignore_label_id = PAD  # labels never hold PAD: every cell of the answer is a real token
+    route_layout = RouteLayout(ROUTE, (START, END), AVENUE_TOKENS, header_rows=1)
     augmentations = ()  # a rotation would move the vehicle/hour header row into the city
 
     # ----------------------------------------------------------------- generation

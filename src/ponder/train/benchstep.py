@@ -10,8 +10,8 @@ from ponder.config import RunConfig
 from ponder.data.loader import TrainBatches
 from ponder.errors import UserError
 from ponder.models import build_model
+from ponder.runs import open_run_data
 from ponder.train.engine import Trainer
-from ponder.train.launch import make_loss, open_run_dataset
 from ponder.train.runtime import make_runtime, seed_everything
 from ponder.train.sizing import check_model_fits
 
@@ -24,7 +24,7 @@ def bench_step(config: RunConfig, warmup: int, steps: int) -> StepBenchResult:
     if warmup < 0:
         raise UserError(f"--warmup must be 0 or more (untimed steps), got {warmup}")
     runtime = make_runtime(config.device, config.precision)
-    data = open_run_dataset(config)
+    data, objective = open_run_data(config)
     check_model_fits(config, data.spec, runtime.device)
     seed_everything(config.seed, deterministic=False)
     model = build_model(config.model, data.spec)
@@ -37,7 +37,7 @@ def bench_step(config: RunConfig, warmup: int, steps: int) -> StepBenchResult:
             runtime,
             run_dir=Path(scratch),
             evaluate=lambda m: {},
-            loss_fn=make_loss(config, data),
+            objective=objective,
         )
         counter = iter(range(10**9))
 

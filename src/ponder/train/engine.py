@@ -2,17 +2,20 @@
 
 A persistent batch of B rows ("rows") is worked on. Each step runs ONE segment (one model
 call) on the current rows and takes one optimizer step. A row halts when its segment count
-reaches N_sup or when its halting rule says so (ponder.train.halting: TRM's q_halt > 0 or
+reaches N_sup or when its halting rule says so (ponder.models.halting: TRM's q_halt > 0 or
 HRM's Q-learning); at the next step its carry is reset and it takes a fresh example.
 
 The engine knows no task and no model by name: it needs a model with the carry interface,
-a loader with `batch(step)` and an `evaluate(model) -> metrics` callback. A loader may also
+an objective (ponder.objectives: the loss of a segment, its diagnostics and warnings), a
+loader with `batch(step)` and an `evaluate(model) -> metrics` callback. The model's own
+auxiliary losses (outputs.aux_losses, already weighted) are added to the objective's. A loader may also
 have `log_fields(step)` (extra training-log fields) and `state_dict` / `load_state_dict`
 (state beyond the step, saved with checkpoints): the curriculum has both.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,19 +27,19 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from ponder.config import RunConfig, config_differences
+from ponder.config_migration import migrate_moved_keys
 from ponder.errors import TrainingDiverged, UserError
 from ponder.models.base import (
-    ModelOutputs,
     carry_detach,
     carry_from_tensors,
     carry_to_tensors,
     carry_where,
 )
+from ponder.models.halting import halt_decision, halt_signal, halting_counts, q_continue_target
+from ponder.objectives.base import Objective
 from ponder.train import checkpoint as ckpt
 from ponder.train.ema import ModelEMA
-from ponder.train.halting import halt_decision, halt_signal, q_continue_target
 from ponder.train.logger import MetricsLogger, MetricSums, Progress
-from ponder.train.losses import halting_counts
 from ponder.train.optim import (
     build_optimizer,
     build_sparse_optimizer,
@@ -51,8 +54,6 @@ from ponder.train.stopping import StopRules
 from ponder.train.topk import TopCheckpoints
 
 Evaluate = Callable[[nn.Module], dict[str, float]]
-# (outputs, batch, q_continue target or None) -> (loss, parts, correct (B,) bool)
-LossFn = Callable[[ModelOutputs, dict, torch.Tensor | None], tuple]
 
 
 @dataclass
@@ -74,9 +75,8 @@ class Trainer:
         runtime: Runtime,
         run_dir: Path,
         evaluate: Evaluate,
-        loss_fn: LossFn,
+        objective: Objective,
         data_spec: dict | None = None,
-        batch_transform: Callable[[dict], dict] | None = None,
     ):
         self.cfg = config
         self.tc = config.train
@@ -89,8 +89,9 @@ class Trainer:
         self.ema = ModelEMA(self.model, self.tc.ema_rate) if self.tc.ema else None
         self.loader = loader
         self.evaluate = evaluate
-        self.loss_fn = loss_fn
-        self.batch_transform = batch_transform  # applied to fresh training examples (MLM-U)
+        self.objective = objective  # the loss, and what it logs and warns about
+        self.batch_transform = objective.batch_transform()  # on fresh examples (MLM-U)
+        self.encoder = getattr(config.model, "demo_encoder", None)  # its own lr schedule
         self.data_spec = data_spec or {}  # saved with checkpoints, checked when reloaded
         self.step = 0
         self.nonfinite_steps = 0
@@ -142,7 +143,9 @@ class Trainer:
         if self.batch_transform is not None:
             batch = self.batch_transform(batch)
         self._refill(batch)
-        set_lr(self.optimizer, lr_at(self.step, self.tc), encoder_lr_at(self.step, self.tc))
+        set_lr(self.optimizer, lr_at(self.step, self.tc), self._encoder_lr(self.step))
+        if hasattr(self.model, "set_progress"):  # e.g. PoH anneals its entropy term
+            self.model.set_progress(self.step / self.tc.steps)
         self.sparse.lr = puzzle_emb_lr_at(self.step, self.tc)
         steps = self.rows.steps + 1  # segments run on each row's example, this one included
         carry, out, loss, parts, correct = self._segment(steps)
@@ -166,24 +169,15 @@ class Trainer:
             target = None
             if tc.halting == "hrm":  # Q-learning: one extra forward for q_continue's target
                 target = q_continue_target(self.model, carry, rows.data, steps, tc.N_sup)
-        loss, parts, correct = self.loss_fn(out, rows.data, target)
-        if out.stats and "route_entropy" in out.stats:
-            entropy = out.stats["route_entropy"].mean()
-            parts["route_entropy"] = entropy.detach()
-            loss = loss + self._route_entropy_weight() * entropy
-        if out.stats and "kl" in out.stats:  # variational demonstration encoder
-            kl = out.stats["kl"].float().mean()
-            parts["kl"] = kl.detach()
-            loss = loss + self.cfg.model.demo_encoder.kl_weight * kl
-        if out.stats:
-            parts.update(encoder_diagnostics(out.stats, rows.data["puzzle_identifiers"]))
+        loss, parts, correct = self.objective.loss(out, rows.data, target)
+        for name, term in out.aux_losses.items():  # the model's own terms, already weighted
+            loss = loss + term
+            parts[name] = term.detach()
+        parts.update(self.objective.diagnostics(out, rows.data))
         return carry, out, loss, parts, correct
 
-    def _route_entropy_weight(self) -> float:
-        weight = self.tc.route_entropy_weight
-        if self.tc.route_entropy_anneal:
-            weight *= max(0.0, 1.0 - self.step / self.tc.steps)
-        return weight
+    def _encoder_lr(self, step: int) -> float:
+        return encoder_lr_at(step, self.tc, self.encoder)
 
     @torch.no_grad()
     def _decide_halting(self, out, steps: torch.Tensor, restart_all: bool) -> None:
@@ -278,8 +272,9 @@ class Trainer:
         means["examples_per_s"] = rows / max(now - tick, 1e-9)
         means["lr"] = lr_at(self.step - 1, self.tc)
         if self.encoder_params:
-            means["encoder_lr"] = encoder_lr_at(self.step - 1, self.tc)
-            self._warn_collapse(progress, means.get("encoder_spread_relative"))
+            means["encoder_lr"] = self._encoder_lr(self.step - 1)
+        for note in self.objective.log_notes(self.step, means) if self.rt.is_main else ():
+            progress.write(note)
         if hasattr(self.loader, "log_fields"):  # the curriculum's stage of the last step
             means.update(self.loader.log_fields(self.step - 1))
         self.logger.log(self.step, means)
@@ -287,14 +282,6 @@ class Trainer:
         progress.update(steps, **fields, ex_s=means["examples_per_s"])
         self.sums.reset()
         return now
-
-    def _warn_collapse(self, progress: Progress, spread: float | None) -> None:
-        if spread is not None and spread < self.tc.collapse_threshold and self.rt.is_main:
-            progress.write(
-                f"warning: step {self.step}: demonstration encoder may have collapsed: task "
-                f"vectors spread {spread:.3g} of their size across tasks "
-                f"(train.collapse_threshold {self.tc.collapse_threshold:g})"
-            )
 
     def eval_model(self) -> nn.Module:
         """The weights to judge: the EMA copy when EMA is on (as in TRM)."""
@@ -441,6 +428,8 @@ def check_resume_config(state: dict, config: RunConfig, path: Path) -> None:
     saved = state.get("config")
     if saved is None:  # written before checkpoints held their config: the weights are checked
         return
+    saved = copy.deepcopy(saved)
+    migrate_moved_keys(saved)  # a checkpoint written before keys moved names them the old way
     diffs = config_differences(saved, config.to_dict(), common_only=True)
     if diffs:
         shown = "; ".join(
@@ -456,21 +445,3 @@ def check_resume_config(state: dict, config: RunConfig, path: Path) -> None:
 def _grad_norm(params) -> float:
     norms = [p.grad.detach().float().norm() for p in params if p.grad is not None]
     return float(torch.stack(norms).norm()) if norms else 0.0
-
-
-def encoder_diagnostics(stats: dict, identifiers: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Logged statistics of the prefix: its norm (puzzle table or encoder alike) and, for a
-    demonstration encoder, the spread of its task vectors across the batch's distinct tasks
-    (absolute, and relative to the vectors' rms size: the collapse detector)."""
-    out = {}
-    if "prefix_norm" in stats:
-        out["prefix_norm"] = stats["prefix_norm"]
-    latent = stats.get("encoder_latent")
-    if latent is not None:
-        from ponder.models.conditioning import collapse_stats
-
-        found = collapse_stats(latent.detach().float(), identifiers)
-        out.update({k: torch.tensor(v) for k, v in found.items()})
-        rms = found["encoder_norm"] / max(latent.shape[-1], 1) ** 0.5
-        out["encoder_spread_relative"] = torch.tensor(found["encoder_spread"] / max(rms, 1e-12))
-    return out

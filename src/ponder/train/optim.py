@@ -88,9 +88,12 @@ def _cycle_progress(done: int, first: int, mult: float) -> float:
     return done / length
 
 
-def encoder_lr_at(step: int, cfg: TrainConfig) -> float:
-    """The demonstration encoder's rate: its own peak and warmup where set."""
-    return lr_at(step, cfg, cfg.encoder_lr, cfg.encoder_warmup_steps)
+def encoder_lr_at(step: int, cfg: TrainConfig, encoder=None) -> float:
+    """The demonstration encoder's rate: its own peak and warmup where set
+    (model.demo_encoder.lr / warmup_steps, a DemoEncoderConfig), else the trunk's."""
+    if encoder is None:
+        return lr_at(step, cfg)
+    return lr_at(step, cfg, encoder.lr, encoder.warmup_steps)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, lr: float, encoder_lr: float | None = None) -> None:

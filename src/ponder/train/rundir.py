@@ -6,7 +6,6 @@ A run directory holds ``config.yaml`` (the resolved config), ``metrics.jsonl``, 
 
 from __future__ import annotations
 
-import itertools
 import re
 import shutil
 from pathlib import Path
@@ -26,31 +25,6 @@ RUN_ENTRIES = frozenset(
 )
 _ATOMIC_TEMPORARY = re.compile(r"\.(.+)\.tmp-\d+")  # what atomic_write_text leaves if killed
 _MISSING = object()
-
-
-def run_name_problem(name: str) -> str | None:
-    """Why `name` cannot name a run (the one directory runs/<name>), or None if it can."""
-    if not name.strip():
-        return "a run name must not be empty"
-    if name in (".", "..") or any(c in name for c in "/\\\0"):
-        return "a run name must be one directory name (no '/', not '.' or '..')"
-    return None
-
-
-def run_dir_problem(run_dir: str) -> str | None:
-    """Why `run_dir` cannot be a run directory, or None ("" means runs/<name>)."""
-    if not run_dir:
-        return None
-    if "\0" in run_dir:
-        return "a run directory must not contain a null byte"
-    path = Path(run_dir)
-    if path.name in ("", ".."):
-        return "a run directory must end in a directory name (not '.', '..' or '/')"
-    # `x/..` reads as missing while x is missing, so prepare_run_dir's checks of what is
-    # already there would not look at the directory the run really lands in.
-    if ".." in itertools.dropwhile(lambda part: part == "..", path.parts):
-        return "a run directory may use '..' only at its start"
-    return None
 
 
 def checkpoint_path(run_dir: Path, which: str = "last") -> Path:

@@ -2,7 +2,7 @@ import torch
 import torch.nn.functional as F
 
 from ponder.models.base import ModelOutputs
-from ponder.train.losses import segment_loss, stablemax_log_probs
+from ponder.objectives.losses import segment_loss, stablemax_log_probs
 
 
 def _out(logits):
@@ -54,7 +54,7 @@ def test_stablemax_is_a_distribution():
 
 
 def test_halting_counts_only_true_decisions():
-    from ponder.train.losses import halting_counts
+    from ponder.models.halting import halting_counts
 
     q = torch.tensor([2.0, 2.0, -1.0, -1.0])  # halt, halt, continue, continue
     right = torch.tensor([True, False, True, False])

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from ponder.models.base import ModelOutputs
-from ponder.train.halting import halt_decision, halt_signal, q_continue_target
-from ponder.train.losses import segment_loss
+from ponder.models.halting import halt_decision, halt_signal, q_continue_target
+from ponder.objectives.losses import segment_loss
 
 
 def _out(q_halt, q_continue=None):

@@ -1,5 +1,5 @@
 """Training aids for route answers: class-weighted CE, route sparsity, the connectivity
-surrogate and the route-mass constraint (ponder.train.route_aids)."""
+surrogate and the route-mass constraint (ponder.objectives.route_aids)."""
 
 import json
 
@@ -9,10 +9,21 @@ import torch
 import torch.nn.functional as F
 from support import tiny_config
 
-from ponder.config import TrainConfig, config_from_dict
+from ponder.config import config_from_dict
 from ponder.data import build_dataset
+from ponder.data.dataset import open_dataset
 from ponder.errors import UserError
 from ponder.models.base import ModelOutputs
+from ponder.objectives import GridConfig
+from ponder.objectives.losses import segment_loss
+from ponder.objectives.route_aids import (
+    RouteAids,
+    class_weight_table,
+    connectivity_penalty,
+    route_aids_from_config,
+)
+from ponder.runs import open_run_data
+from ponder.tasks.maze import MazeTask
 from ponder.tasks.routing import (
     AVENUE,
     BUILDING,
@@ -24,18 +35,11 @@ from ponder.tasks.routing import (
     ROUTING,
     START,
     VOCAB_SIZE,
+    RoutingTask,
 )
-from ponder.train.launch import make_loss, open_dataset, train
-from ponder.train.losses import segment_loss
-from ponder.train.route_aids import (
-    LAYOUTS,
-    RouteAids,
-    class_weight_table,
-    connectivity_penalty,
-    route_aids_from_config,
-)
+from ponder.train.launch import train
 
-LAYOUT = LAYOUTS["routing"]
+LAYOUT = RoutingTask.route_layout
 
 
 def _out(logits):
@@ -118,11 +122,11 @@ def test_defaults_reproduce_the_previous_loss_exactly():
     same, same_parts, _ = _loss(logits, batch, change_weight=2.0, label_smoothing=0.1,
                                 class_weights=ones, route_aids=idle)  # fmt: skip
     assert torch.equal(plain, same) and torch.equal(parts["lm_loss"], same_parts["lm_loss"])
-    tc = TrainConfig()
-    assert tc.class_weights == {} and tc.route_token is None and tc.max_route_mass is None
-    assert tc.route_sparsity_weight == 0 and tc.connectivity_weight == 0
-    assert class_weight_table(tc.class_weights, VOCAB_SIZE) is None
-    assert route_aids_from_config(tc, "routing", (4, 3), VOCAB_SIZE) is None
+    grid = GridConfig()
+    assert grid.class_weights == {} and grid.route_token is None and grid.max_route_mass is None
+    assert grid.route_sparsity_weight == 0 and grid.connectivity_weight == 0
+    assert class_weight_table(grid.class_weights, VOCAB_SIZE) is None
+    assert route_aids_from_config(grid, RoutingTask(), (4, 3), VOCAB_SIZE) is None
 
 
 # ----------------------------------------------------------------------------- route terms
@@ -223,17 +227,17 @@ def test_mass_constraint_blocks_exactly_the_over_mass_examples():
 @pytest.mark.parametrize(
     "train_keys, words",
     [
-        ({"class_weights": {ROUTE: -1.0}}, "train.class_weights': .*weight of token 12"),
-        ({"class_weights": {-2: 1.0}}, "train.class_weights': .*token id -2"),
-        ({"route_sparsity_weight": -0.1}, "train.route_sparsity_weight"),
-        ({"connectivity_weight": -1}, "train.connectivity_weight"),
-        ({"max_route_mass": 0}, "train.max_route_mass"),
-        ({"route_token": -1}, "train.route_token"),
+        ({"class_weights": {ROUTE: -1.0}}, "grid.class_weights': .*weight of token 12"),
+        ({"class_weights": {-2: 1.0}}, "grid.class_weights': .*token id -2"),
+        ({"route_sparsity_weight": -0.1}, "grid.route_sparsity_weight"),
+        ({"connectivity_weight": -1}, "grid.connectivity_weight"),
+        ({"max_route_mass": 0}, "grid.max_route_mass"),
+        ({"route_token": -1}, "grid.route_token"),
     ],
 )
 def test_bad_values_name_the_key(train_keys, words):
     with pytest.raises(UserError, match=words):
-        config_from_dict({"train": train_keys})
+        config_from_dict({"grid": train_keys})
 
 
 @pytest.fixture(scope="module")
@@ -245,30 +249,31 @@ def routing6(tmp_path_factory):
 @pytest.mark.parametrize(
     "train_keys, words",
     [
-        ({"class_weights": {41: 2.0}}, r"train.class_weights: token id 41 .*\(0..40\)"),
-        ({"max_route_mass": 2, "route_token": 99}, "train.route_token: token id 99"),
+        ({"class_weights": {41: 2.0}}, r"grid.class_weights: token id 41 .*\(0..40\)"),
+        ({"max_route_mass": 2, "route_token": 99}, "grid.route_token: token id 99"),
     ],
 )
 def test_token_ids_outside_the_vocabulary_are_refused(routing6, tmp_path, train_keys, words):
-    cfg = tiny_config(routing6, tmp_path / "run", train=train_keys)
+    cfg = tiny_config(routing6, tmp_path / "run", grid=train_keys)
     with pytest.raises(UserError, match=words):
         train(cfg, quiet=True)
     assert not (tmp_path / "run").exists()  # refused before the run directory is made
 
 
 def test_route_token_defaults_to_the_task_route_and_can_be_set(routing6, tmp_path):
-    cfg = tiny_config(routing6, tmp_path / "run", train={"max_route_mass": 2})
-    assert callable(make_loss(cfg, open_dataset(routing6)))
-    assert route_aids_from_config(cfg.train, "routing", (7, 6), VOCAB_SIZE).layout.route == ROUTE
-    tc = TrainConfig(max_route_mass=2, route_token=3)
-    assert route_aids_from_config(tc, "routing", (7, 6), VOCAB_SIZE).layout.route == 3
+    cfg = tiny_config(routing6, tmp_path / "run", grid={"max_route_mass": 2})
+    assert callable(open_run_data(cfg)[1].loss)
+    task = open_dataset(routing6).task
+    assert route_aids_from_config(cfg.grid, task, (7, 6), VOCAB_SIZE).layout.route == ROUTE
+    grid = GridConfig(max_route_mass=2, route_token=3)
+    assert route_aids_from_config(grid, task, (7, 6), VOCAB_SIZE).layout.route == 3
 
 
 def test_path_head_refuses_the_grid_aids(tiny_maze_dir, tmp_path):
-    cfg = tiny_config(tiny_maze_dir, tmp_path / "run", model={"head": "path"},
-                      train={"connectivity_weight": 1.0})  # fmt: skip
-    with pytest.raises(UserError, match="train.connectivity_weight is for grid answers"):
-        make_loss(cfg, open_dataset(tiny_maze_dir))
+    cfg = tiny_config(tiny_maze_dir, tmp_path / "run", objective="path",
+                      grid={"connectivity_weight": 1.0})  # fmt: skip
+    with pytest.raises(UserError, match="'grid.connectivity_weight' is for objective 'grid'"):
+        open_run_data(cfg)
 
 
 # ----------------------------------------------------------------------------- training
@@ -277,7 +282,7 @@ def test_path_head_refuses_the_grid_aids(tiny_maze_dir, tmp_path):
 def test_training_with_every_aid_on_logs_blocked_fraction(routing6, tmp_path):
     aids = {"class_weights": {ROUTE: 5.0}, "route_sparsity_weight": 0.1,
             "connectivity_weight": 0.5, "max_route_mass": 0.2}  # fmt: skip
-    cfg = tiny_config(routing6, tmp_path / "run", train={**aids, "steps": 4,
+    cfg = tiny_config(routing6, tmp_path / "run", grid=aids, train={"steps": 4,
                       "checkpoint_every": 0}, eval={"samples_png": 0})  # fmt: skip
     run_dir = train(cfg, quiet=True)
     logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -292,10 +297,10 @@ def test_training_with_every_aid_on_logs_blocked_fraction(routing6, tmp_path):
 
 
 def test_maze_routes_use_the_maze_layout():
-    from ponder.tasks.maze import MazeTask
-
     maze, rng = MazeTask(), np.random.default_rng(0)
     puzzles = [maze.generate(rng, size=9, min_path=4) for _ in range(6)]
     inputs = torch.as_tensor(np.stack(puzzles))
-    path = torch.as_tensor(np.stack([maze.solve(p) for p in puzzles])) == LAYOUTS["maze"].route
-    assert path.any() and connectivity_penalty(path.float(), inputs, LAYOUTS["maze"]) == 0
+    path = (
+        torch.as_tensor(np.stack([maze.solve(p) for p in puzzles])) == MazeTask.route_layout.route
+    )
+    assert path.any() and connectivity_penalty(path.float(), inputs, MazeTask.route_layout) == 0

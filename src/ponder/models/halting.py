@@ -1,4 +1,4 @@
-"""Halting rules shared by every model (config key `train.halting`).
+"""Halting rules, read from the models' q heads (config key `train.halting`).
 
 - "none": every example runs all N_sup segments in training.
 - "trm":  halt when q_halt > 0 (TRM; no continue head is needed).
@@ -68,3 +68,17 @@ def q_continue_target(
     at_limit = steps >= n_sup
     best_next = torch.where(at_limit, nxt.q_halt, torch.maximum(nxt.q_halt, nxt.q_continue))
     return torch.sigmoid(best_next.float())
+
+
+def halting_counts(halt: torch.Tensor, correct: torch.Tensor) -> dict[str, tuple[float, float]]:
+    """(hits, count) for halting precision and recall from the (B,) bool "would halt now"
+    signal of the halting rule. Only true decisions count: a row that did not halt and was
+    wrong is not a hit (a prototype counted it as one, which made a head that never halts
+    look 100% accurate on a hard task).
+    precision: of the rows that would halt, the share whose answer is right.
+    recall: of the rows whose answer is right, the share that would halt."""
+    hits = float((halt & correct).sum())
+    return {
+        "halt_precision": (hits, float(halt.sum())),
+        "halt_recall": (hits, float(correct.sum())),
+    }

@@ -34,28 +34,10 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
-from ponder.config import TrainConfig
 from ponder.errors import UserError
-from ponder.tasks import maze, routing
-from ponder.train.losses import stablemax_log_probs
+from ponder.objectives.losses import stablemax_log_probs
+from ponder.tasks.base import RouteLayout
 
-
-@dataclass(frozen=True)
-class RouteLayout:
-    """Where a task's route lives in its grid."""
-
-    route: int  # the answer token of a route cell
-    endpoints: tuple[int, ...]  # input tokens of the start and end (they count as q = 1)
-    avenues: tuple[int, ...]  # input tokens between which diagonal moves are legal
-    header_rows: int  # grid rows above the city (vehicle/hour), never route cells
-
-
-LAYOUTS = {
-    "routing": RouteLayout(
-        routing.ROUTE, (routing.START, routing.END), routing.AVENUE_TOKENS, header_rows=1
-    ),
-    "maze": RouteLayout(maze.PATH, (maze.START, maze.GOAL), (), header_rows=0),
-}
 ORTHOGONAL = ((-1, 0), (1, 0), (0, -1), (0, 1))
 DIAGONAL = ((-1, -1), (-1, 1), (1, -1), (1, 1))
 
@@ -117,7 +99,7 @@ def excess_mass(p: torch.Tensor, labels: torch.Tensor, route: int, max_mass: flo
 
 @dataclass(frozen=True)
 class RouteAids:
-    """The route terms of one run (weights from train.*), applied to one segment."""
+    """The route terms of one run (weights from grid.*), applied to one segment."""
 
     layout: RouteLayout
     grid_shape: tuple[int, int]
@@ -159,50 +141,50 @@ class RouteAids:
 # ----------------------------------------------------------------------------- from config
 
 
-def enabled_route_keys(tc: TrainConfig) -> list[str]:
-    """The train.* keys that turn on a route term."""
+def enabled_route_keys(grid) -> list[str]:
+    """The grid.* keys (a GridConfig) that turn on a route term."""
     on = {
-        "route_sparsity_weight": tc.route_sparsity_weight > 0,
-        "connectivity_weight": tc.connectivity_weight > 0,
-        "max_route_mass": tc.max_route_mass is not None,
+        "route_sparsity_weight": grid.route_sparsity_weight > 0,
+        "connectivity_weight": grid.connectivity_weight > 0,
+        "max_route_mass": grid.max_route_mass is not None,
     }
-    return [f"train.{key}" for key, value in on.items() if value]
+    return [f"grid.{key}" for key, value in on.items() if value]
 
 
 def route_aids_from_config(
-    tc: TrainConfig, task_name: str, grid_shape: tuple[int, int], vocab_size: int
+    grid, task, grid_shape: tuple[int, int], vocab_size: int
 ) -> RouteAids | None:
-    """The run's route terms, or None when none is on. UserError for a task without a route
-    layout, or a train.route_token outside the vocabulary."""
-    keys = enabled_route_keys(tc)
+    """The run's route terms from its grid.* section, or None when none is on. UserError
+    for a task without a route layout, or a grid.route_token outside the vocabulary."""
+    keys = enabled_route_keys(grid)
     if not keys:
         return None
-    layout = LAYOUTS.get(task_name)
+    layout = getattr(task, "route_layout", None)
     if layout is None:
         raise UserError(
-            f"{keys[0]} needs a task whose answers mark a route ({', '.join(LAYOUTS)}); "
-            f"this dataset's task is {task_name}"
+            f"{keys[0]} needs a task whose answers mark a route (maze, routing); "
+            f"this dataset's task is {task.name}"
         )
-    if tc.route_token is not None:
-        _check_token("train.route_token", tc.route_token, vocab_size)
-        layout = replace(layout, route=tc.route_token)
+    if grid.route_token is not None:
+        _check_token("grid.route_token", grid.route_token, vocab_size)
+        layout = replace(layout, route=grid.route_token)
     return RouteAids(
         layout,
         grid_shape,
-        sparsity_weight=tc.route_sparsity_weight,
-        connectivity_weight=tc.connectivity_weight,
-        max_mass=tc.max_route_mass,
+        sparsity_weight=grid.route_sparsity_weight,
+        connectivity_weight=grid.connectivity_weight,
+        max_mass=grid.max_route_mass,
     )
 
 
 def class_weight_table(weights: dict[int, float], vocab_size: int) -> torch.Tensor | None:
-    """train.class_weights {token: weight} -> (V,) fp32 weights, 1 for unnamed tokens; None
+    """grid.class_weights {token: weight} -> (V,) fp32 weights, 1 for unnamed tokens; None
     when empty (the plain loss). UserError for a token outside the vocabulary."""
     if not weights:
         return None
     table = torch.ones(vocab_size)
     for token, weight in weights.items():
-        _check_token("train.class_weights", token, vocab_size)
+        _check_token("grid.class_weights", token, vocab_size)
         table[token] = weight
     return table
 

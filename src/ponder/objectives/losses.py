@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ponder.models.base import ModelOutputs
 
 if TYPE_CHECKING:
-    from ponder.train.route_aids import RouteAids
+    from ponder.objectives.route_aids import RouteAids
 
 
 def stablemax_log_probs(logits: torch.Tensor) -> torch.Tensor:
@@ -56,7 +56,7 @@ def segment_loss(
     mean token loss, plus halt_weight * BCE(q_halt, "the whole answer is right"), plus
     halt_weight * BCE(q_continue, its Q-learning target (B,)) when a target is given (HRM).
     class_weights (V,) multiply each cell's weight by its label's; route_aids add the route
-    terms and may drop examples' token loss (ponder.train.route_aids).
+    terms and may drop examples' token loss (ponder.objectives.route_aids).
     Returns (loss, parts, seq_correct (B,) bool)."""
     labels = batch["labels"]
     nll, mask = token_cross_entropy(out.logits, labels, kind, ignore_label, label_smoothing)
@@ -93,17 +93,3 @@ def halting_terms(
         parts["continue_loss"] = cont.detach()
         halt = halt + cont
     return halt, parts
-
-
-def halting_counts(halt: torch.Tensor, correct: torch.Tensor) -> dict[str, tuple[float, float]]:
-    """(hits, count) for halting precision and recall from the (B,) bool "would halt now"
-    signal of the halting rule. Only true decisions count: a row that did not halt and was
-    wrong is not a hit (a prototype counted it as one, which made a head that never halts
-    look 100% accurate on a hard task).
-    precision: of the rows that would halt, the share whose answer is right.
-    recall: of the rows whose answer is right, the share that would halt."""
-    hits = float((halt & correct).sum())
-    return {
-        "halt_precision": (hits, float(halt.sum())),
-        "halt_recall": (hits, float(correct.sum())),
-    }

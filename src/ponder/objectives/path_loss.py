@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from ponder.models.base import ModelOutputs
+from ponder.objectives.losses import halting_terms
 from ponder.tasks.maze_path import open_neighbour_mask
-from ponder.train.losses import halting_terms
 
 MASKED = -1e9  # logit of a cell ruled out by the validity mask
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ponder.train.path_loss import horizon_targets, path_loss
+from ponder.objectives.path_loss import horizon_targets, path_loss
 
 
 def _slow(logits, routes, allowed, eps):

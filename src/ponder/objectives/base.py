@@ -1,0 +1,171 @@
+"""What every answer formulation (objective) provides, and the parts they share.
+
+An objective is one way of reading a model's answer and judging it: grid tokens (`grid`),
+next-cell pointers along a route (`path`), or answers to few-shot tasks voted across views
+(`fewshot`). Each owns its config section, what it derives from a dataset when it opens,
+its training loss (the total and its named parts), its decoding, and its judging and
+outputs (report, pictures, submission). The engine and `ponder eval` / `ponder solve` only
+call these methods; they never ask which formulation they hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from ponder.errors import UserError
+from ponder.models import SEQUENCE_MODELS
+from ponder.models.base import DataSpec, ModelOutputs
+from ponder.models.rollout import rollout
+
+if TYPE_CHECKING:
+    from ponder.config import RunConfig
+    from ponder.data.dataset import Dataset
+
+# (loss, parts to log, correct (B,) bool: the whole answer matches its label)
+LossResult = tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Depth:
+    """How a judged model is run: `segments` supervision segments from a fresh carry (the
+    training N_sup unless overridden), reporting what `halt_rule` would have done."""
+
+    segments: int
+    halt_rule: str
+    batch_size: int
+    device: torch.device
+    limit: int = 0  # judge at most this many test examples (0: all)
+
+
+@dataclass
+class Judgement:
+    report: dict[str, Any]  # scalar metrics (exact with its CI, ...) and a few lists
+    predictions: Any  # the formulation's decoded answers
+    details: Any  # per-answer verdicts (grid, path) or ranked candidates per task (fewshot)
+
+    def scalars(self) -> dict[str, float]:
+        """The numbers worth logging as scalars (drops lists such as the halt histogram)."""
+        return {k: float(v) for k, v in self.report.items() if isinstance(v, int | float)}
+
+
+class Objective:
+    """The base of every formulation; subclasses set `name` and `Config`."""
+
+    name: ClassVar[str]
+    section: ClassVar[str]  # the config section it owns (RunConfig.<section>)
+
+    def __init__(self, config: RunConfig, data: Dataset):
+        """Bound to the run's own dataset (data.path): its task and shape fix the loss."""
+        self.config = config
+        self.task, self.spec = data.task, data.spec
+        self.prepare(data)
+        self._bind(data)
+
+    def _bind(self, data: Dataset) -> None:
+        """Build what the loss needs from the run's dataset (subclasses)."""
+
+    @property
+    def settings(self):
+        """This formulation's config section."""
+        return getattr(self.config, self.section)
+
+    # ----- the dataset ---------------------------------------------------------------------
+    def prepare(self, data: Dataset) -> Dataset:
+        """Refuse a dataset this formulation cannot use; derive what it needs (in place).
+        Every dataset a run opens goes through here: its own, curriculum stages, --data."""
+        self._refuse_demonstration_models(data)
+        return data
+
+    def data_spec(self, spec: DataSpec) -> DataSpec:
+        """The spec the model is built for: the dataset's, with this answer head."""
+        return replace(spec, pointer_horizons=0)
+
+    def _refuse_demonstration_models(self, data: Dataset) -> None:
+        """Sequence models and demonstration encoders read a few-shot batch's demonstrations."""
+        model = self.config.model
+        if model.name in SEQUENCE_MODELS:
+            raise UserError(f"model {model.name} needs a few-shot dataset (skills, arc)")
+        if getattr(model, "demo_encoder", None) is not None:
+            raise UserError("model.demo_encoder needs a few-shot dataset (skills, arc)")
+
+    # ----- training ------------------------------------------------------------------------
+    def loss(
+        self, out: ModelOutputs, batch: dict, q_continue_target: torch.Tensor | None
+    ) -> LossResult:
+        raise NotImplementedError
+
+    def batch_transform(self):
+        """A function applied to fresh training examples (MLM-U), or None."""
+        return None
+
+    def diagnostics(self, out: ModelOutputs, batch: dict) -> dict[str, torch.Tensor]:
+        """The model's statistics worth logging each step, as their mean (the prefix's norm,
+        PoH's routing entropy, an LPN's KL); per-row vectors are left to the subclasses."""
+        stats = out.stats or {}
+        return {k: v.detach().float().mean() for k, v in stats.items() if k not in _PER_ROW}
+
+    def log_notes(self, step: int, means: dict[str, float]) -> list[str]:
+        """Warnings to print with a training log line (none by default)."""
+        return []
+
+    # ----- judging -------------------------------------------------------------------------
+    def depth(self, device: torch.device, limit: int = 0, segments: int | None = None) -> Depth:
+        tc = self.config.train
+        return Depth(
+            segments=segments or tc.N_sup,
+            halt_rule=tc.halting,
+            batch_size=self.config.eval.batch_size,
+            device=device,
+            limit=limit,
+        )
+
+    def judge(self, model: torch.nn.Module, data: Dataset, depth: Depth) -> Judgement:
+        raise NotImplementedError
+
+    def write_outputs(self, data: Dataset, judged: Judgement, out_dir: Path) -> dict[str, str]:
+        """Files beside eval/metrics.json (pictures, a submission): {name: path}."""
+        return {}
+
+    def format_report(self, report: dict, title: str = "") -> str:
+        raise NotImplementedError
+
+    def solve(self, run, text: str, png: Path | None = None) -> dict:
+        """Answer one puzzle file's text with a trained run: {"ascii", "verdict"}; the
+        model runs all N_sup segments, as in evaluation."""
+        task = run.data.task
+        puzzle = task.parse_puzzle(text)
+        inputs, batch = puzzle_batch(run, puzzle)
+        with torch.no_grad(), run.runtime.autocast():
+            out = rollout(run.model, batch, self.config.train.N_sup).outputs
+        answer = self.decode_one(out, inputs, puzzle)
+        verdict = task.verify(puzzle, answer)
+        if png is not None:
+            task.render_png(png, [(puzzle, answer, task.solve(puzzle), verdict)])
+        return {"ascii": task.render_ascii(answer), "verdict": verdict}
+
+    def decode_one(self, out: ModelOutputs, inputs: torch.Tensor, puzzle: np.ndarray) -> np.ndarray:
+        """The answer grid of a one-puzzle batch (inputs (1, L)) from its last outputs."""
+        raise NotImplementedError
+
+
+def puzzle_batch(run, puzzle: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A one-puzzle batch for `run`'s model; a puzzle from a file has no identifier, so it
+    gets the blank one. UserError when its grid is not the size the run was trained on."""
+    task, seq_len = run.data.task, run.data.spec.seq_len
+    if puzzle.size != seq_len:
+        rows, cols = task.grid_shape(seq_len)
+        raise UserError(
+            f"puzzle is {puzzle.shape[0]}x{puzzle.shape[1]} but the run was trained on "
+            f"{rows}x{cols} grids"
+        )
+    inputs = torch.as_tensor(task.encode(puzzle)[None], device=run.runtime.device)
+    blank = run.data.train.metadata.blank_identifier_id or 0
+    return inputs, {"inputs": inputs, "puzzle_identifiers": torch.full_like(inputs[:, 0], blank)}
+
+
+_PER_ROW = ("encoder_latent",)  # (B, Z) task vectors: the few-shot objective reads them

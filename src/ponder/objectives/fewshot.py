@@ -1,0 +1,121 @@
+"""The few-shot objective (skills, ARC): answer a task's test inputs from its demonstrations.
+
+Training: the token cross-entropy of each example's answer grid, as the grid objective
+computes it, plus the demonstration encoder's diagnostics (the spread of its task vectors
+across the batch's tasks: the collapse detector). Judging: every view of a test task
+(dihedral, colour permutation) gives a candidate once its augmentation is undone; votes
+rank them and pass@1 / pass@2 are scored per test input and per task (ponder.eval.fewshot).
+Outputs: eval/submission.json in the ARC Prize format and PNGs of tasks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from pydantic import Field
+
+from ponder.data.fewshot import read_task_names
+from ponder.errors import UserError
+from ponder.eval.fewshot import (
+    SearchSettings,
+    fewshot_report,
+    format_fewshot_report,
+    predict_fewshot,
+    write_fewshot_outputs,
+)
+from ponder.models.base import FrozenConfig
+from ponder.models.conditioning import collapse_stats
+from ponder.objectives.base import Depth, Judgement, LossResult, Objective
+from ponder.objectives.grid import ignore_label
+from ponder.objectives.losses import segment_loss
+
+
+class FewShotConfig(FrozenConfig):
+    """Used by the few-shot objective (datasets of tasks with demonstrations: skills, arc)."""
+
+    # The collapse detector: a warning when the spread of the demonstration encoder's task
+    # vectors across distinct tasks, relative to their size, falls below this.
+    collapse_threshold: float = Field(0.05, ge=0)
+    # Test-time latent search (LPN), for a model with model.demo_encoder: gradient steps
+    # on each task vector to fit the demonstrations before answering (0: off).
+    latent_search_steps: int = Field(0, ge=0)
+    latent_search_lr: float = Field(0.1, gt=0)
+
+
+class FewShotObjective(Objective):
+    name = "fewshot"
+    section = "fewshot"
+
+    def prepare(self, data):
+        if not data.fewshot:
+            raise UserError(
+                f"objective 'fewshot' needs a few-shot dataset (skills, arc); this dataset's "
+                f"task is {data.task.name}"
+            )
+        return data
+
+    def _bind(self, data) -> None:
+        self._ignore = ignore_label(data)
+        self.search = SearchSettings(
+            self.settings.latent_search_steps, self.settings.latent_search_lr
+        )
+        if self.search.steps and getattr(self.config.model, "demo_encoder", None) is None:
+            raise UserError("fewshot.latent_search_steps needs a model with model.demo_encoder")
+
+    def loss(self, out, batch, q_continue_target) -> LossResult:
+        tc = self.config.train
+        return segment_loss(
+            out,
+            batch,
+            kind=tc.loss,
+            ignore_label=self._ignore,
+            halt_weight=tc.halt_loss_weight,
+            change_weight=tc.label_change_weight,
+            q_continue_target=q_continue_target,
+            label_smoothing=tc.label_smoothing,
+        )
+
+    def diagnostics(self, out, batch) -> dict[str, torch.Tensor]:
+        """The base statistics, and for a demonstration encoder the spread of its task
+        vectors across the batch's distinct tasks (absolute, and relative to the vectors'
+        rms size: the collapse detector)."""
+        found = super().diagnostics(out, batch)
+        latent = (out.stats or {}).get("encoder_latent")
+        if latent is not None:
+            spread = collapse_stats(latent.detach().float(), batch["puzzle_identifiers"])
+            found.update({k: torch.tensor(v) for k, v in spread.items()})
+            rms = spread["encoder_norm"] / max(latent.shape[-1], 1) ** 0.5
+            found["encoder_spread_relative"] = torch.tensor(
+                spread["encoder_spread"] / max(rms, 1e-12)
+            )
+        return found
+
+    def log_notes(self, step: int, means: dict[str, float]) -> list[str]:
+        spread, floor = means.get("encoder_spread_relative"), self.settings.collapse_threshold
+        if spread is None or spread >= floor:
+            return []
+        return [
+            f"warning: step {step}: demonstration encoder may have collapsed: task vectors "
+            f"spread {spread:.3g} of their size across tasks (fewshot.collapse_threshold "
+            f"{floor:g})"
+        ]
+
+    def judge(self, model, data, depth: Depth) -> Judgement:
+        preds = predict_fewshot(
+            model, data.test, n_sup=depth.segments, batch_size=depth.batch_size,
+            device=depth.device, limit=depth.limit, search=self.search,
+        )  # fmt: skip
+        report, ranked = fewshot_report(data.test, preds, read_task_names(data.root, "test"))
+        return Judgement(report, preds, ranked)
+
+    def write_outputs(self, data, judged: Judgement, out_dir: Path) -> dict[str, str]:
+        return write_fewshot_outputs(data, judged.details, out_dir, self.config.eval.samples_png)
+
+    def format_report(self, report: dict, title: str = "") -> str:
+        return format_fewshot_report(report, title=title)
+
+    def solve(self, run, text: str, png: Path | None = None) -> dict:
+        from ponder.eval.fewshot_solve import solve_fewshot_task
+
+        return solve_fewshot_task(run, run.data.task.parse_puzzle(text), png, self.search)

@@ -1,0 +1,127 @@
+"""The grid objective: the answer is the whole output grid as tokens, one per cell.
+
+Training: the token cross-entropy of one segment (ponder.objectives.losses.segment_loss),
+with the grid.* aids for route answers (class weights, sparsity, connectivity, a mass
+limit; ponder.objectives.route_aids) and MLM-U. Judging: argmax tokens after the last
+segment (and where the halting rule would have stopped), decoded to grids and judged by the
+task's verifier; eval/samples.png draws failures first.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydantic import Field, field_validator
+
+from ponder.errors import UserError
+from ponder.eval.evaluate import evaluate_model, format_report, write_samples_png
+from ponder.models.base import FrozenConfig
+from ponder.objectives.base import Depth, Judgement, LossResult, Objective
+from ponder.objectives.losses import segment_loss
+from ponder.objectives.mlm_u import mlm_u_transform
+from ponder.objectives.route_aids import class_weight_table, route_aids_from_config
+
+
+class GridConfig(FrozenConfig):
+    """Used by the grid objective (answers as grid tokens; tasks maze and routing).
+
+    Aids for route answers (off by default). class_weights maps a label token id to its
+    cross-entropy weight (unnamed tokens: 1); a cell's weight is train.label_change_weight
+    (if changed) x class weight, and each sequence's loss the weighted mean of its smoothed
+    per-cell losses. The rest read p, the predicted probability of the route token
+    (route_token; null: the task's own) over the route's area: + route_sparsity_weight x
+    mean p; + connectivity_weight x the connectivity surrogate; max_route_mass: an example
+    whose sum of p is above this many times its label's route cells (at least 1) pays its
+    excess mass instead of its cross-entropy that step (logged as blocked_fraction)."""
+
+    class_weights: dict[int, float] = {}
+    route_token: int | None = Field(None, ge=0)
+    route_sparsity_weight: float = Field(0.0, ge=0)
+    connectivity_weight: float = Field(0.0, ge=0)
+    max_route_mass: float | None = Field(None, gt=0)
+    # MLM-U (arXiv 2412.05117): each fresh training example shows a uniformly random
+    # fraction of its solution's route cells in the input; the model predicts the whole
+    # answer. For tasks whose inputs can show a route (mazes).
+    mlm_u: bool = False
+
+    @field_validator("class_weights")
+    @classmethod
+    def _class_weights_in_range(cls, value: dict[int, float]) -> dict[int, float]:
+        for token, weight in value.items():
+            if token < 0:
+                raise ValueError(f"token id {token} must be >= 0")
+            if not (math.isfinite(weight) and weight >= 0):
+                raise ValueError(f"weight of token {token} must be a finite number >= 0")
+        return value
+
+
+class GridObjective(Objective):
+    name = "grid"
+    section = "grid"
+
+    def _bind(self, data) -> None:
+        self._ignore = ignore_label(data)
+        self._weights = class_weight_table(self.settings.class_weights, data.spec.vocab_size)
+        self._aids = route_aids_from_config(
+            self.settings, data.task, data.spec.grid_shape, data.spec.vocab_size
+        )
+        self._reveal = self._mlm_u_tokens(data.task)
+
+    def _mlm_u_tokens(self, task) -> tuple[int, int] | None:
+        if not self.settings.mlm_u:
+            return None
+        layout = getattr(task, "route_layout", None)
+        if layout is None or layout.reveal is None:
+            raise UserError(
+                f"grid.mlm_u shows part of a route in the input; task {task.name}'s inputs "
+                "cannot show one"
+            )
+        return layout.reveal
+
+    def loss(self, out, batch, q_continue_target) -> LossResult:
+        tc = self.config.train
+        return segment_loss(
+            out,
+            batch,
+            kind=tc.loss,
+            ignore_label=self._ignore,
+            halt_weight=tc.halt_loss_weight,
+            change_weight=tc.label_change_weight,
+            q_continue_target=q_continue_target,
+            label_smoothing=tc.label_smoothing,
+            class_weights=self._weights,
+            route_aids=self._aids,
+        )
+
+    def batch_transform(self):
+        return None if self._reveal is None else mlm_u_transform(*self._reveal)
+
+    def judge(self, model, data, depth: Depth) -> Judgement:
+        report, preds, verdicts = evaluate_model(
+            model, data.task, data.test, n_sup=depth.segments, batch_size=depth.batch_size,
+            device=depth.device, limit=depth.limit, halt_rule=depth.halt_rule,
+        )  # fmt: skip
+        return Judgement(report, preds, verdicts)
+
+    def write_outputs(self, data, judged: Judgement, out_dir: Path) -> dict[str, str]:
+        count = self.config.eval.samples_png
+        png = write_samples_png(
+            data.task, data.test, judged.predictions, judged.details, out_dir / "samples.png", count
+        )
+        return {} if png is None else {"samples": str(png)}
+
+    def format_report(self, report: dict, title: str = "") -> str:
+        return format_report(report, title=title)
+
+    def decode_one(self, out, inputs: torch.Tensor, puzzle: np.ndarray) -> np.ndarray:
+        """The answer grid of a one-puzzle batch: argmax tokens, decoded."""
+        return self.task.decode(out.logits.argmax(-1)[0].cpu().numpy(), puzzle.shape)
+
+
+def ignore_label(data) -> int:
+    """The label id the loss skips (-100, matching nothing, when the dataset has none)."""
+    ignore = data.train.metadata.ignore_label_id
+    return -100 if ignore is None else ignore

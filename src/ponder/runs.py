@@ -1,0 +1,64 @@
+"""A run's pieces, assembled from its config: the dataset with its objective, and a trained
+run reloaded from its directory (config, dataset, objective, model with its best weights).
+
+Training (ponder.train.launch), evaluation (ponder.eval.run), `ponder bench`, `ponder
+parity` and the benchmarks open runs through here, so they all see the same checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import nn
+
+from ponder.config import RunConfig, config_from_dict
+from ponder.data.dataset import Dataset, check_spec, open_dataset
+from ponder.models import build_model
+from ponder.objectives import Objective, build_objective
+from ponder.train import checkpoint as ckpt
+from ponder.train.rundir import checkpoint_path, read_run_config
+from ponder.train.runtime import Runtime, make_runtime
+
+
+def open_run_data(config: RunConfig, path: str | Path | None = None) -> tuple[Dataset, Objective]:
+    """The run's dataset (data.path, or `path`), checked against the recipe's data.* pins,
+    and its objective bound to it; the dataset's spec is the one the model is built for."""
+    data = open_dataset(path or config.data.path, config.data.task)
+    check_spec(data, config.data.model_dump(), "the config (data.*)")
+    objective = build_objective(config, data)
+    data.spec = objective.data_spec(data.spec)
+    return data, objective
+
+
+@dataclass
+class TrainedRun:
+    config: RunConfig
+    model: nn.Module
+    data: Dataset
+    objective: Objective
+    runtime: Runtime
+    checkpoint: Path
+    run_dir: Path
+
+
+def load_run(
+    run_dir: str | Path, data_path: str | Path | None = None, device: str | None = None
+) -> TrainedRun:
+    """Rebuild a run's model from its config and best (else last) checkpoint, with the EMA
+    weights when the run kept them. `data_path` judges it on another dataset of the same
+    task and shape."""
+    run_dir = Path(run_dir)
+    config = config_from_dict(read_run_config(run_dir))
+    runtime = make_runtime(device or config.device, config.precision)
+    data, objective = open_run_data(config, data_path)
+    path = checkpoint_path(run_dir, "best")
+    if not path.exists():
+        path = checkpoint_path(run_dir, "last")
+    tensors, state = ckpt.load_checkpoint(path)
+    check_spec(data, state.get("data_spec", {}), f"the model in {path}")
+    model = build_model(config.model, data.spec).to(runtime.device)
+    prefix = "ema.module." if any(k.startswith("ema.module.") for k in tensors) else "model."
+    ckpt.load_module_state(model, tensors, prefix, path)  # a mismatch names the tensor
+    model.eval()
+    return TrainedRun(config, model, data, objective, runtime, path, run_dir)

@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_solve(sub)
     _add_bench(sub)
     _add_parity(sub)
+    _add_config(sub)
     add_suite_parser(sub)
     demo = sub.add_parser("demo", help="build mazes, train TRM and the baseline, compare")
     demo.add_argument("--config", default=None, help="demo YAML (default: configs/demo.yaml)")
@@ -422,6 +423,25 @@ def _solve(args) -> int:
     print(result["ascii"], end="")
     verdict = " ".join(f"{k}={v}" for k, v in result["verdict"].items())
     print(verdict or "no verdict: the task file holds no test outputs to judge against")
+    return 0
+
+
+# ----- config --------------------------------------------------------------------------------
+def _add_config(sub) -> None:
+    config = sub.add_parser("config", help="the config reference").add_subparsers(
+        metavar="WHAT", parser_class=_Parser
+    )
+    keys = config.add_parser(
+        "keys", help="every config key: type, default, description, who uses its section"
+    )
+    keys.add_argument("--markdown", action="store_true", help="markdown tables (as in README.md)")
+    keys.set_defaults(handler=_config_keys)
+
+
+def _config_keys(args) -> int:
+    from ponder.config_reference import format_markdown, format_text
+
+    print(format_markdown() if args.markdown else format_text(), end="")
     return 0
 
 

@@ -18,7 +18,7 @@ from pydantic_core import PydanticCustomError
 from ponder.config_migration import migrate_moved_keys
 from ponder.errors import UserError
 from ponder.fileio import read_yaml_file, run_dir_problem, run_name_problem
-from ponder.models import ModelConfig
+from ponder.models import SEQUENCE_MODELS, ModelConfig
 from ponder.models.base import BOOL_FOR_NUMBER, DemoEncoderConfig, FrozenConfig, error_location
 from ponder.models.halting import HaltRule
 from ponder.models.hrm import HRMConfig
@@ -41,47 +41,71 @@ MAX_EXPANSION = 1024.0  # the SwiGLU width factor (papers: 4)
 
 
 class DataConfig(FrozenConfig):
-    path: str = "data/maze_quick"  # dataset directory (HRM/TRM layout)
-    task: str | None = None  # taken from the dataset's ponder.json when not set
-    # What a recipe expects of its dataset (unset: whatever the dataset has). A dataset
-    # that differs is refused with both values named, before any model is built.
+    """Used by the dataset loader (ponder.runs.open_run_data): which dataset a run reads,
+    and what its recipe expects of it."""
+
+    path: str = "data/maze_quick"
+    """Dataset directory (HRM/TRM layout)."""
+    task: str | None = None
+    """The dataset's task (maze, routing, ...); taken from the dataset's ponder.json when
+    not set (an HRM/TRM-built dataset has none, so name it here)."""
     vocab_size: int | None = Field(None, gt=0)
+    """The vocabulary size the recipe expects (null: whatever the dataset has). A dataset
+    that differs is refused with both values named, before any model is built."""
     seq_len: int | None = Field(None, gt=0)
+    """The tokens per example the recipe expects (null: whatever the dataset has); checked
+    as vocab_size is."""
     num_puzzle_identifiers: int | None = Field(None, gt=0)
+    """The puzzle identifiers the recipe expects (null: whatever the dataset has); checked
+    as vocab_size is."""
 
 
 class EarlyStopConfig(FrozenConfig):
-    """Stop when `metric` (an eval metric) has not improved by min_delta for `patience`
+    """Used by the engine's stopping rules (ponder.train.stopping).
+
+    Stop when `metric` (an eval metric) has not improved by min_delta for `patience`
     evaluations in a row; patience 0 turns it off."""
 
     metric: str = "exact"
-    mode: Literal["max", "min"] = "max"  # min for losses (e.g. val_loss)
+    """The eval metric watched (an evaluation without it does not count)."""
+    mode: Literal["max", "min"] = "max"
+    """Whether higher or lower is better: min for losses (e.g. val_loss)."""
     patience: int = Field(0, ge=0)
+    """Evaluations in a row without improvement before the run stops (0: off)."""
     min_delta: float = Field(0.0, ge=0)
+    """The least change that counts as an improvement."""
 
 
 class FailFastRule(FrozenConfig):
-    """Stop the run if `metric` is below `below` at the first evaluation at or after `step`
+    """Used by the engine's stopping rules (ponder.train.stopping).
+
+    Stop the run if `metric` is below `below` at the first evaluation at or after `step`
     (for example: exact < 0.2 at half the budget)."""
 
     step: int = Field(gt=0)
+    """The rule is judged at the first evaluation at or after this step."""
     metric: str = "exact"
+    """The eval metric judged."""
     below: float
+    """The run stops if the metric is below this."""
 
 
 class CurriculumConfig(FrozenConfig):
-    """Easier datasets trained before data.path (ponder.train.curriculum); off when empty.
+    """Used by the engine's curriculum (ponder.train.curriculum); off when datasets is empty.
 
-    Stage i < len(datasets) trains on datasets[i]; the last stage is data.path, the one
-    evaluated. Every stage must have data.path's vocab_size, seq_len and grid shape (for
-    routing: build the small cities with --canvas). Exactly one rule moves to the next stage:
-    at_steps (stage i + 1 starts at step at_steps[i]) or threshold (when exact on a sample
-    of the current stage's test split, train.eval_examples, reaches it at a periodic eval).
+    Easier datasets trained before data.path. Stage i < len(datasets) trains on datasets[i];
+    the last stage is data.path, the one evaluated. Every stage must have data.path's
+    vocab_size, seq_len and grid shape (for routing: build the small cities with --canvas).
+    Exactly one rule moves to the next stage: at_steps or threshold.
     """
 
     datasets: list[str] = []
+    """Dataset directories of the stages before data.path, easiest first."""
     at_steps: list[int] | None = None
+    """Stage i + 1 starts at step at_steps[i] (one strictly increasing step per dataset)."""
     threshold: float | None = Field(None, gt=0, le=1)
+    """Move on when exact on a sample of the current stage's test split
+    (train.eval_examples) reaches this at a periodic eval (needs train.eval_every > 0)."""
 
     @model_validator(mode="after")
     def _one_rule(self) -> CurriculumConfig:
@@ -108,52 +132,90 @@ class CurriculumConfig(FrozenConfig):
 
 
 class TrainConfig(FrozenConfig):
-    steps: int = Field(1000, gt=0)  # optimizer steps (one per supervision segment)
-    global_batch_size: int = Field(64, gt=0)  # split across DDP ranks
+    """Used by the engine (ponder.train): optimizer, schedule, loss weights, halting,
+    logging, checkpoints and stopping."""
+
+    steps: int = Field(1000, gt=0)
+    """Optimizer steps (one per supervision segment)."""
+    global_batch_size: int = Field(64, gt=0)
+    """Examples per step, split across DDP ranks."""
     lr: float = Field(1e-4, gt=0)
-    lr_min_ratio: float = Field(0.1, ge=0, le=1)  # cosine decays to lr * this
+    """Peak learning rate, reached after warmup_steps."""
+    lr_min_ratio: float = Field(0.1, ge=0, le=1)
+    """Cosine decays to lr * this."""
     warmup_steps: int = Field(0, ge=0)
+    """Steps of linear warmup to lr."""
     schedule: Literal["cosine", "constant", "cosine_restarts"] = "cosine"
-    restart_every: int = Field(1000, gt=0)  # cycle length of cosine_restarts, in steps
-    restart_mult: float = Field(1.0, ge=1)  # each cycle this many times longer (T_mult)
-    # adam: torch Adam (L2 weight decay, the sequence-model scripts' choice); adamw: decoupled.
+    """Learning rate after warmup (ponder.train.optim): cosine decay over the run,
+    constant, or cosine with warm restarts."""
+    restart_every: int = Field(1000, gt=0)
+    """Cycle length of cosine_restarts, in steps."""
+    restart_mult: float = Field(1.0, ge=1)
+    """Each cycle this many times longer than the last (T_mult)."""
     optimizer: Literal["adamw", "adam_atan2", "adam"] = "adamw"
+    """adamw: decoupled weight decay; adam: torch Adam (L2 weight decay, the sequence-model
+    scripts' choice); adam_atan2: Adam-atan2 (the TRM recipe)."""
     betas: tuple[float, float] = (0.9, 0.95)
+    """Adam's (beta1, beta2), for the puzzle-embedding optimizer too."""
     weight_decay: float = Field(0.1, ge=0)
-    vector_weight_decay: float | None = Field(None, ge=0)  # biases etc.; None: weight_decay
-    # The puzzle-embedding table's own optimizer (ponder.train.sparse_emb), rate and decay.
+    """Weight decay of the weight matrices."""
+    vector_weight_decay: float | None = Field(None, ge=0)
+    """Weight decay of biases and other vectors (null: weight_decay, as the papers)."""
     puzzle_emb_optimizer: Literal["signsgd", "adamw"] = "signsgd"
+    """The puzzle-embedding table's own optimizer (ponder.train.sparse_emb): signsgd
+    (HRM/TRM) or a lazy AdamW; only the rows a batch used are updated."""
     puzzle_emb_lr: float = Field(1e-2, gt=0)
+    """Peak learning rate of the puzzle-embedding table (same warmup and decay as lr)."""
     puzzle_emb_weight_decay: float = Field(0.1, ge=0)
-    grad_clip: float = Field(1.0, ge=0)  # 0 disables clipping
+    """Weight decay of the puzzle-embedding table."""
+    grad_clip: float = Field(1.0, ge=0)
+    """Gradient norm clipping threshold; 0 disables clipping."""
     loss: Literal["softmax", "stablemax"] = "softmax"
-    # Weight of cells whose label differs from the input token (the path of a maze, the
-    # blanks of a Sudoku) in the per-sequence mean loss; 1 weighs every cell alike.
+    """Token cross-entropy over softmax, or stablemax (HRM/TRM); grid and fewshot
+    objectives."""
     label_change_weight: float = Field(1.0, gt=0)
+    """Weight of cells whose label differs from the input token (the path of a maze, the
+    blanks of a Sudoku) in the per-sequence mean loss; 1 weighs every cell alike."""
     halt_loss_weight: float = Field(0.5, ge=0)
-    label_smoothing: float = Field(0.0, ge=0, lt=1)  # grid tokens and path pointers alike
-    # Keep the k checkpoints with the lowest eval val_loss (checkpoints/val-*.safetensors)
-    # besides last and best; 0: off. Few-shot evaluations report val_loss.
+    """Weight of the halting heads' loss (q_halt, and q_continue for hrm)."""
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    """Label smoothing of the cross-entropy, grid tokens and path pointers alike."""
     keep_top_k: int = Field(0, ge=0)
-    N_sup: int = Field(16, gt=0)  # max supervision segments per example (paper N_sup)
-    # ACT halting rule (ponder.models.halting): "none" runs all N_sup segments; "trm" halts
-    # when q_halt > 0; "hrm" when q_halt > q_continue (Q-learning, one extra forward a step).
-    # YAML false/off mean "none", true means "trm".
+    """Keep the k checkpoints with the lowest eval val_loss (checkpoints/val-*.safetensors)
+    besides last and best; 0: off. Few-shot evaluations report val_loss."""
+    N_sup: int = Field(16, gt=0)
+    """Max supervision segments per example (paper N_sup)."""
     halting: HaltRule = "trm"
-    halt_min_steps: int = Field(1, gt=0)  # never halt before this many segments
+    """ACT halting rule (ponder.models.halting): "none" runs all N_sup segments; "trm" halts
+    when q_halt > 0; "hrm" when q_halt > q_continue (Q-learning, one extra forward a step).
+    YAML false/off mean "none", true means "trm"."""
+    halt_min_steps: int = Field(1, gt=0)
+    """Never halt before this many segments."""
     halt_exploration_prob: float = Field(0.1, ge=0, le=1)
+    """Probability that an example draws a random minimum of segments in [2, N_sup]
+    (HRM/TRM exploration)."""
     ema: bool = False
+    """Keep an exponential moving average of the weights; evaluation uses it and
+    checkpoints hold it."""
     ema_rate: float = Field(0.999, gt=0, lt=1)
-    # A step whose loss is NaN or infinite is skipped (no update) and counted; the run stops
-    # with a clear message once more than this many were skipped.
+    """Decay of the weight average per step."""
     max_nonfinite_steps: int = Field(10, ge=0)
+    """A step whose loss is NaN or infinite is skipped (no update) and counted; the run stops
+    with a clear message once more than this many were skipped."""
     log_every: int = Field(10, gt=0)
-    eval_every: int = Field(0, ge=0)  # 0: evaluate only at the end
-    eval_examples: int = Field(256, ge=0)  # test examples for periodic evals (0: all)
-    checkpoint_every: int = Field(200, ge=0)  # 0: only at the end
+    """Steps between progress lines and metric logs."""
+    eval_every: int = Field(0, ge=0)
+    """Steps between periodic evaluations; 0: evaluate only at the end."""
+    eval_examples: int = Field(256, ge=0)
+    """Test examples for periodic evals (0: all)."""
+    checkpoint_every: int = Field(200, ge=0)
+    """Steps between checkpoints; 0: only at the end."""
     early_stop: EarlyStopConfig = EarlyStopConfig()
+    """Early stopping on an eval metric (train.early_stop below)."""
     fail_fast: list[FailFastRule] = []
+    """Rules that stop a run going nowhere (train.fail_fast[] below)."""
     curriculum: CurriculumConfig = CurriculumConfig()
+    """Easier datasets trained first (train.curriculum below)."""
 
     @model_validator(mode="after")
     def _curriculum_fits_the_run(self) -> TrainConfig:
@@ -175,29 +237,53 @@ class TrainConfig(FrozenConfig):
 
 
 class EvalConfig(FrozenConfig):
+    """Used by evaluation (the objectives' judging, ponder.eval), during and after training."""
+
     batch_size: int = Field(256, gt=0)
-    samples_png: int = Field(6, ge=0)  # mazes drawn in eval/samples.png (failures first)
+    """Examples per evaluation batch."""
+    samples_png: int = Field(6, ge=0)
+    """Mazes drawn in eval/samples.png (failures first); few-shot: tasks drawn as PNGs."""
 
 
 class RunConfig(FrozenConfig):
-    name: str = "run"  # the run directory is runs/<name> unless run_dir is set
+    """Used by the launcher and every command that opens a run (ponder.train.launch,
+    ponder.runs): where the run lives, its seed, device, precision and objective.
+
+    The top-level keys; each section below is a key of this one."""
+
+    name: str = "run"
+    """The run directory is runs/<name> unless run_dir is set."""
     run_dir: str | None = None
+    """The run directory, in place of runs/<name>."""
     seed: int = Field(0, ge=0, le=SEED_MAX)
-    deterministic: bool = False  # deterministic kernels (resume continues bit-identically)
+    """Seeds torch and python (each DDP rank seed + rank)."""
+    deterministic: bool = False
+    """Deterministic kernels (resume continues bit-identically)."""
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    """auto: CUDA, then MPS, then the CPU; an explicit choice must be available."""
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    """Compute dtype; auto: bf16 where the hardware makes it fast, else fp32 (no fp16 on the
+    CPU)."""
     compile: bool = False
-    # The answer formulation (ponder.objectives): "grid" tokens, "path" pointers along a
-    # maze's route, "fewshot" tasks; "auto" takes fewshot for a few-shot dataset, else grid.
-    # Each has a section of its own below, used only by it.
+    """Not read yet: setting it changes nothing (no torch.compile is applied)."""
     objective: Literal["auto", "grid", "path", "fewshot"] = "auto"
+    """The answer formulation (ponder.objectives): "grid" tokens, "path" pointers along a
+    maze's route, "fewshot" tasks; "auto" takes fewshot for a few-shot dataset, else grid.
+    Each has a section of its own below, used only by it."""
     data: DataConfig = DataConfig()
+    """The dataset (section data)."""
     model: ModelConfig = TRMConfig()
+    """The model; model.name picks which (section model)."""
     train: TrainConfig = TrainConfig()
+    """Training (section train)."""
     eval: EvalConfig = EvalConfig()
+    """Evaluation (section eval)."""
     grid: GridConfig = GridConfig()
+    """Settings of objective grid (section grid)."""
     path: PathConfig = PathConfig()
+    """Settings of objective path (section path)."""
     fewshot: FewShotConfig = FewShotConfig()
+    """Settings of objective fewshot (section fewshot)."""
 
     @field_validator("name", "run_dir")
     @classmethod
@@ -242,6 +328,11 @@ class RunConfig(FrozenConfig):
     def _continue_head_for_q_learning(self) -> RunConfig:
         """HRM's Q-learning rule needs a q_continue head: turn it on (saved in the config)."""
         if self.train.halting == "hrm" and not self.model.q_continue:
+            if self.model.name in SEQUENCE_MODELS:  # their q_continue is fixed to false
+                raise ValueError(
+                    f"train.halting 'hrm' needs a q_continue head; model {self.model.name} "
+                    "answers in one segment and has none"
+                )
             model = self.model.model_copy(update={"q_continue": True})
             object.__setattr__(self, "model", model)
         return self

@@ -25,7 +25,11 @@ class FrozenConfig(BaseModel):
     every float refuses inf and nan (train.lr=.inf would skip every step), and every int or
     float refuses true/false (pydantic would read `seed: true` as 1)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    # use_attribute_docstrings: the string under a field is its description, the one text
+    # that `ponder config keys` (ponder.config_reference) shows for that key.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", allow_inf_nan=False, use_attribute_docstrings=True
+    )
 
     # A model validator, not a field one: pydantic allows no "before" field validator on a
     # union's discriminator (`name`). error_location() puts the key back into the location.
@@ -79,24 +83,42 @@ def _is_number_type(annotation: Any) -> bool:
 
 
 class DemoEncoderConfig(FrozenConfig):
-    """A demonstration encoder in place of the puzzle-embedding table (ponder.models.conditioning)."""
+    """Used by TRM, HRM, the transformer and PoH (ponder.models.conditioning) in place of
+    their puzzle-embedding table; its lr and warmup_steps by the engine's optimizer.
+
+    A demonstration encoder reads a task's demonstration pairs and fills the
+    puzzle_emb_len prefix tokens from them."""
 
     kind: Literal["standard", "attention", "lpn", "lpn_variational", "oracle"] = "standard"
+    """The encoder (ponder.models.conditioning): standard (mean pooling), attention
+    (learned-query pooling), lpn (a set transformer over the pairs), lpn_variational (lpn
+    with a sampled Gaussian latent), oracle (a fixed random code per puzzle, a diagnostic)."""
     hidden_size: int = Field(64, gt=0)
+    """Width of the encoder's own transformer."""
     num_heads: int = Field(4, gt=0)
-    num_layers: int = Field(2, ge=0)  # per-pair transformer depth (LPN kinds: use 4)
-    set_layers: int = Field(1, ge=0)  # LPN set transformer over the pairs
+    """Attention heads of the encoder; hidden_size / num_heads must be a multiple of 4
+    (2D RoPE)."""
+    num_layers: int = Field(2, ge=0)
+    """Per-pair transformer depth (LPN kinds: use 4)."""
+    set_layers: int = Field(1, ge=0)
+    """Layers of the LPN set transformer over the pairs."""
     expansion: float = Field(4.0, gt=0)
+    """SwiGLU width factor of the encoder's blocks."""
     ffn_multiple_of: int = Field(16, gt=0)
-    latent_dim: int = Field(0, ge=0)  # 0: hidden_size
-    num_demos: int = Field(0, ge=0)  # 0: every valid demo; n: the first n valid slots per row
-    # Encoder weights never train (E_diag1, a frozen random encoder). The prefix projection
-    # stays trainable so the model can still learn to read the frozen features.
+    """The SwiGLU inner width is rounded up to a multiple of this."""
+    latent_dim: int = Field(0, ge=0)
+    """Size of the task latent (0: hidden_size)."""
+    num_demos: int = Field(0, ge=0)
+    """Demos encoded per example (0: every valid demo; n: the first n valid slots per row)."""
     freeze: bool = False
-    kl_weight: float = Field(1e-4, ge=0)  # lpn_variational only
-    # The encoder's own peak learning rate and warmup (None: as train.lr / warmup_steps).
+    """Encoder weights never train (E_diag1, a frozen random encoder). The prefix projection
+    stays trainable so the model can still learn to read the frozen features."""
+    kl_weight: float = Field(1e-4, ge=0)
+    """Weight of the KL term in the loss (lpn_variational only)."""
     lr: float | None = Field(None, gt=0)
+    """The encoder's own peak learning rate (null: train.lr)."""
     warmup_steps: int | None = Field(None, ge=0)
+    """The encoder's own warmup steps (null: train.warmup_steps)."""
 
     @model_validator(mode="after")
     def _heads_fit_2d_rope(self) -> DemoEncoderConfig:
@@ -107,29 +129,44 @@ class DemoEncoderConfig(FrozenConfig):
 
 
 class TrunkConfig(FrozenConfig):
-    """The keys every attention model shares: the shape of its block stack."""
+    """Used by the attention models TRM, HRM, the transformer and PoH (ponder.models.layers):
+    the keys they share, the shape of their block stack."""
 
     hidden_size: int = Field(512, gt=0)
+    """Width D of every token's state."""
     num_heads: int = Field(8, gt=0)
+    """Attention heads per block, splitting hidden_size; hidden_size / num_heads must be
+    even for rope, a multiple of 4 for rope2d (unused with mixer conv)."""
     num_layers: int = Field(2, gt=0)
-    expansion: float = Field(4.0, gt=0)  # SwiGLU inner = 2/3 * expansion * hidden, rounded up
+    """Blocks in the stack (HRM sizes its two modules with H_layers and L_layers instead)."""
+    expansion: float = Field(4.0, gt=0)
+    """SwiGLU inner = 2/3 * expansion * hidden, rounded up."""
     ffn_multiple_of: int = Field(256, gt=0)
+    """The SwiGLU inner width is rounded up to a multiple of this."""
     pos_encoding: Literal["rope", "rope2d", "learned", "none"] = "rope"
-    attn_window: int = Field(0, ge=0)  # 0: global attention; r: 2D window of radius r
-    # Token mixer of each block: self-attention (the papers), or a dense 3x3 convolution over
-    # the grid, a locality prior that makes a recursive model a learned cellular automaton.
+    """Token positions: 1D rotary, 2D rotary over (row, column) cells, a learned table, or
+    none."""
+    attn_window: int = Field(0, ge=0)
+    """0: global attention; r: 2D window of radius r."""
     mixer: Literal["attention", "conv"] = "attention"
-    q_pool: Literal["first", "mean"] = "first"  # where q_halt reads the state (papers: first)
-    halt_bias_init: float = -5.0  # negative, so early training does not halt at once
-    q_continue: bool = False  # a q_continue output too (HRM; train.halting=hrm turns it on)
-    # Puzzle embedding: a learned vector per puzzle identifier, prepended as this many
-    # tokens (0: none; HRM 1, TRM 16). puzzle_emb_dim 0 means hidden_size.
+    """Token mixer of each block: self-attention (the papers), or a dense 3x3 convolution over
+    the grid, a locality prior that makes a recursive model a learned cellular automaton."""
+    q_pool: Literal["first", "mean"] = "first"
+    """Where q_halt reads the state (papers: first)."""
+    halt_bias_init: float = -5.0
+    """Initial bias of the halting head: negative, so early training does not halt at once."""
+    q_continue: bool = False
+    """A q_continue output too (HRM; train.halting=hrm turns it on)."""
     puzzle_emb_len: int = Field(0, ge=0)
+    """Puzzle embedding: a learned vector per puzzle identifier, prepended as this many
+    tokens (0: none; HRM 1, TRM 16)."""
     puzzle_emb_dim: int = Field(0, ge=0)
-    grid_encoder: bool = False  # a small CNN's pooled view of the grid added to every token
-    # Few-shot tasks: encode the demonstration pairs into the puzzle_emb_len prefix tokens
-    # instead of looking up a per-puzzle vector (null: the table, when puzzle_emb_len > 0).
+    """Size of each puzzle's vector, zero-padded to puzzle_emb_len tokens (0: hidden_size)."""
+    grid_encoder: bool = False
+    """A small CNN's pooled view of the grid added to every token."""
     demo_encoder: DemoEncoderConfig | None = None
+    """Few-shot tasks: encode the demonstration pairs into the puzzle_emb_len prefix tokens
+    instead of looking up a per-puzzle vector (null: the table, when puzzle_emb_len > 0)."""
 
     @model_validator(mode="after")
     def _conv_has_no_prefix(self) -> TrunkConfig:

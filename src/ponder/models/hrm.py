@@ -31,12 +31,20 @@ from ponder.models.layers import (
 
 
 class HRMConfig(TrunkConfig):
+    """Used by the HRM model (ponder.models.hrm): a slow H module and a fast L module."""
+
     name: Literal["hrm"] = "hrm"
-    q_continue: bool = True  # HRM's head has (q_halt, q_continue)
-    H_layers: int = Field(4, gt=0)  # blocks in the slow module
-    L_layers: int = Field(4, gt=0)  # blocks in the fast module
-    H_cycles: int = Field(2, gt=0)  # slow updates per segment
-    L_cycles: int = Field(2, gt=0)  # fast updates per slow update
+    """The model: ponder.models picks the class by this name (a model section must give it)."""
+    q_continue: bool = True
+    """HRM's head has (q_halt, q_continue)."""
+    H_layers: int = Field(4, gt=0)
+    """Blocks in the slow module."""
+    L_layers: int = Field(4, gt=0)
+    """Blocks in the fast module."""
+    H_cycles: int = Field(2, gt=0)
+    """Slow updates per segment."""
+    L_cycles: int = Field(2, gt=0)
+    """Fast updates per slow update."""
 
 
 @dataclass

@@ -28,18 +28,30 @@ from ponder.models.layers import Linear, build_io
 
 
 class PoHConfig(TrunkConfig):
+    """Used by the PoH model (ponder.models.poh): a block stack refined R times, its
+    attention heads mixed per token by a two-speed controller."""
+
     name: Literal["poh"] = "poh"
-    num_layers: int = Field(2, gt=0)  # blocks in the refined stack
-    R: int = Field(4, gt=0)  # refinements of the stack
-    controller_T: int = Field(2, gt=0)  # the slow controller updates every T refinements
-    controller_size: int = Field(32, gt=0)  # hidden size of each GRU cell
-    route_temperature: float = Field(1.0, gt=0)  # initial value of the learned temperature
-    route_temperature_floor: float = Field(0.1, gt=0)  # the temperature never goes below
-    route_topk: int = Field(0, ge=0)  # 0: dense routing; k: keep the k largest, renormalised
-    # Adds weight x mean routing entropy to the loss (positive: sharper routing), optionally
-    # annealed linearly to 0 over the run (the engine reports its progress).
+    """The model: ponder.models picks the class by this name (a model section must give it)."""
+    num_layers: int = Field(2, gt=0)
+    """Blocks in the refined stack."""
+    R: int = Field(4, gt=0)
+    """Refinements of the stack."""
+    controller_T: int = Field(2, gt=0)
+    """The slow controller updates every T refinements."""
+    controller_size: int = Field(32, gt=0)
+    """Hidden size of each GRU cell."""
+    route_temperature: float = Field(1.0, gt=0)
+    """Initial value of the learned routing temperature."""
+    route_temperature_floor: float = Field(0.1, gt=0)
+    """The temperature never goes below this, so routing never turns one-hot."""
+    route_topk: int = Field(0, ge=0)
+    """0: dense routing; k: keep the k largest, renormalised."""
     route_entropy_weight: float = Field(0.0, ge=0)
+    """Adds weight x mean routing entropy to the loss (positive: sharper routing)."""
     route_entropy_anneal: bool = False
+    """Anneal route_entropy_weight linearly to 0 over the run (the engine reports its
+    progress)."""
 
     @model_validator(mode="after")
     def _attention_only(self) -> PoHConfig:

@@ -26,17 +26,28 @@ from ponder.models.transformer import EmptyCarry
 
 
 class SeqDecoderConfig(FrozenConfig):
+    """Used by the decoder-only few-shot model (ponder.models.seq_decoder): one causal
+    stack over the demonstrations, the query and the output slots."""
+
     name: Literal["seq_decoder"] = "seq_decoder"
-    # Keys the trainer reads of every model: these answer with whole grids and one segment.
-    head: Literal["grid"] = "grid"
+    """The model: ponder.models picks the class by this name (a model section must give it)."""
     q_continue: Literal[False] = False
+    """Always false: these models answer in one segment, so they have no Q-learning
+    continue head (the engine reads this key of every model)."""
     demo_encoder: None = None
+    """Always null: the demonstrations are part of the model's own input sequence."""
     hidden_size: int = Field(64, gt=0)
+    """Width D of every token's state."""
     num_heads: int = Field(4, gt=0)
-    num_layers: int = Field(4, gt=0)  # one stack: as deep as seq_encdec's encoder + decoder
+    """Attention heads per block; hidden_size / num_heads must be even (1D RoPE)."""
+    num_layers: int = Field(4, gt=0)
+    """Blocks in the one stack: as deep as seq_encdec's encoder + decoder."""
     expansion: float = Field(4.0, gt=0)
+    """SwiGLU inner = 2/3 * expansion * hidden, rounded up."""
     ffn_multiple_of: int = Field(16, gt=0)
+    """The SwiGLU inner width is rounded up to a multiple of this."""
     halt_bias_init: float = -5.0
+    """Initial bias of the halting head: negative, so early training does not halt at once."""
 
 
 # Role embedding rows.

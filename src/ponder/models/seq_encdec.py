@@ -33,18 +33,30 @@ from ponder.models.transformer import EmptyCarry
 
 
 class SeqEncDecConfig(FrozenConfig):
+    """Used by the encoder-decoder few-shot model (ponder.models.seq_encdec): the standard
+    baseline."""
+
     name: Literal["seq_encdec"] = "seq_encdec"
-    # Keys the trainer reads of every model: these answer with whole grids and one segment.
-    head: Literal["grid"] = "grid"
+    """The model: ponder.models picks the class by this name (a model section must give it)."""
     q_continue: Literal[False] = False
+    """Always false: these models answer in one segment, so they have no Q-learning
+    continue head (the engine reads this key of every model)."""
     demo_encoder: None = None
+    """Always null: the demonstrations are part of the model's own input sequence."""
     hidden_size: int = Field(64, gt=0)
+    """Width D of every token's state."""
     num_heads: int = Field(4, gt=0)
+    """Attention heads per block; hidden_size / num_heads must be even (1D RoPE)."""
     encoder_layers: int = Field(2, gt=0)
+    """Blocks of the bidirectional encoder over the demonstrations and the query input."""
     decoder_layers: int = Field(2, gt=0)
+    """Blocks of the decoder over the output queries (self- and cross-attention)."""
     expansion: float = Field(4.0, gt=0)
+    """SwiGLU inner = 2/3 * expansion * hidden, rounded up."""
     ffn_multiple_of: int = Field(16, gt=0)
+    """The SwiGLU inner width is rounded up to a multiple of this."""
     halt_bias_init: float = -5.0
+    """Initial bias of the halting head: negative, so early training does not halt at once."""
 
 
 # Role embedding rows.

@@ -15,8 +15,13 @@ from ponder.models.layers import build_io
 
 
 class TransformerConfig(TrunkConfig):
+    """Used by the direct transformer (ponder.models.transformer): the baseline, one pass
+    and no recursion."""
+
     name: Literal["transformer"] = "transformer"
+    """The model: ponder.models picks the class by this name (a model section must give it)."""
     num_layers: int = Field(8, gt=0)
+    """Blocks in the one stack, run once per segment."""
 
 
 @dataclass

@@ -25,16 +25,23 @@ from ponder.models.layers import build_io, trunc_normal_
 
 
 class TRMConfig(TrunkConfig):
+    """Used by the TRM model (ponder.models.trm): one small net recursing on a latent z and
+    an answer y."""
+
     name: Literal["trm"] = "trm"
-    num_layers: int = Field(2, gt=0)  # layers in the one shared net (paper: 2)
-    n: int = Field(6, gt=0)  # latent updates per recursion (paper n; 4 for Maze and ARC)
-    T: int = Field(3, gt=0)  # recursions per segment, the first T-1 without gradient
-    # Not in the paper: read the answer from y + x instead of y, so cells the puzzle already
-    # fixes (walls, start, goal, givens) can be copied without threading them through z.
+    """The model: ponder.models picks the class by this name (a model section must give it)."""
+    num_layers: int = Field(2, gt=0)
+    """Layers in the one shared net (paper: 2)."""
+    n: int = Field(6, gt=0)
+    """Latent updates per recursion (paper n; 4 for Maze and ARC)."""
+    T: int = Field(3, gt=0)
+    """Recursions per segment (paper T), the first T-1 without gradient."""
     output_skip: bool = False
-    # Ablation (TRM paper, Sudoku 87.4% -> 56.5%): backpropagate through the last z update
-    # and the y update only, HRM's "1-step gradient", instead of all n + 1 calls.
+    """Not in the paper: read the answer from y + x instead of y, so cells the puzzle already
+    fixes (walls, start, goal, givens) can be copied without threading them through z."""
     one_step_grad: bool = False
+    """Ablation (TRM paper, Sudoku 87.4% -> 56.5%): backpropagate through the last z update
+    and the y update only, HRM's "1-step gradient", instead of all n + 1 calls."""
 
 
 @dataclass

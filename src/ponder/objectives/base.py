@@ -78,6 +78,11 @@ class Objective:
     def prepare(self, data: Dataset) -> Dataset:
         """Refuse a dataset this formulation cannot use; derive what it needs (in place).
         Every dataset a run opens goes through here: its own, curriculum stages, --data."""
+        if data.fewshot:
+            raise UserError(
+                f"objective '{self.name}' answers one puzzle at a time; this dataset holds "
+                f"few-shot tasks ({data.task.name}): use objective 'fewshot' (or 'auto')"
+            )
         self._refuse_demonstration_models(data)
         return data
 

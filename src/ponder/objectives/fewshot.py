@@ -34,13 +34,14 @@ from ponder.objectives.losses import segment_loss
 class FewShotConfig(FrozenConfig):
     """Used by the few-shot objective (datasets of tasks with demonstrations: skills, arc)."""
 
-    # The collapse detector: a warning when the spread of the demonstration encoder's task
-    # vectors across distinct tasks, relative to their size, falls below this.
     collapse_threshold: float = Field(0.05, ge=0)
-    # Test-time latent search (LPN), for a model with model.demo_encoder: gradient steps
-    # on each task vector to fit the demonstrations before answering (0: off).
+    """The collapse detector: a warning when the spread of the demonstration encoder's task
+    vectors across distinct tasks, relative to their size, falls below this."""
     latent_search_steps: int = Field(0, ge=0)
+    """Test-time latent search (LPN), for a model with model.demo_encoder: gradient steps
+    on each task vector to fit the demonstrations before answering (0: off)."""
     latent_search_lr: float = Field(0.1, gt=0)
+    """Adam learning rate of the test-time latent search."""
 
 
 class FewShotObjective(Objective):

@@ -28,24 +28,28 @@ from ponder.objectives.route_aids import class_weight_table, route_aids_from_con
 class GridConfig(FrozenConfig):
     """Used by the grid objective (answers as grid tokens; tasks maze and routing).
 
-    Aids for route answers (off by default). class_weights maps a label token id to its
-    cross-entropy weight (unnamed tokens: 1); a cell's weight is train.label_change_weight
-    (if changed) x class weight, and each sequence's loss the weighted mean of its smoothed
-    per-cell losses. The rest read p, the predicted probability of the route token
-    (route_token; null: the task's own) over the route's area: + route_sparsity_weight x
-    mean p; + connectivity_weight x the connectivity surrogate; max_route_mass: an example
-    whose sum of p is above this many times its label's route cells (at least 1) pays its
-    excess mass instead of its cross-entropy that step (logged as blocked_fraction)."""
+    Aids for route answers (off by default; ponder.objectives.route_aids). A cell's weight
+    is train.label_change_weight (if changed) x class weight, and each sequence's loss the
+    weighted mean of its smoothed per-cell losses. The route terms read p, the predicted
+    probability of the route token, over the route's area."""
 
     class_weights: dict[int, float] = {}
+    """Maps a label token id to its cross-entropy weight (unnamed tokens: 1)."""
     route_token: int | None = Field(None, ge=0)
+    """The token whose probability p the route terms read (null: the task's own)."""
     route_sparsity_weight: float = Field(0.0, ge=0)
+    """Adds this x mean p to the loss."""
     connectivity_weight: float = Field(0.0, ge=0)
+    """Adds this x the connectivity surrogate (route mass with missing route neighbours:
+    gaps, dead ends, stray cells) to the loss."""
     max_route_mass: float | None = Field(None, gt=0)
-    # MLM-U (arXiv 2412.05117): each fresh training example shows a uniformly random
-    # fraction of its solution's route cells in the input; the model predicts the whole
-    # answer. For tasks whose inputs can show a route (mazes).
+    """An example whose sum of p is above this many times its label's route cells (at
+    least 1) pays its excess mass instead of its cross-entropy that step (logged as
+    blocked_fraction); null: off."""
     mlm_u: bool = False
+    """MLM-U (arXiv 2412.05117): each fresh training example shows a uniformly random
+    fraction of its solution's route cells in the input; the model predicts the whole
+    answer. For tasks whose inputs can show a route (mazes)."""
 
     @field_validator("class_weights")
     @classmethod

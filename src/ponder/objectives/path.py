@@ -28,14 +28,15 @@ from ponder.tasks.maze_path import extract_routes, greedy_routes, route_to_answe
 class PathConfig(FrozenConfig):
     """Used by the path objective (`objective: path`; mazes)."""
 
-    horizons: int = Field(1, gt=0)  # pointers to the cell 1..K moves ahead (multi-horizon)
-    # Mask the next-move logits to the passable 4-neighbours of the current cell before the
-    # softmax (the model only learns to choose among legal moves); decoding then also
-    # chooses among them, as the model was trained.
+    horizons: int = Field(1, gt=0)
+    """Pointers to the cell 1..K moves ahead (multi-horizon)."""
     validity_mask: bool = False
-    # Decoding picks only unvisited passable neighbours (every route is then legal by
-    # construction, so "valid" stops measuring the model).
+    """Mask the next-move logits to the passable 4-neighbours of the current cell before the
+    softmax (the model only learns to choose among legal moves); decoding then also
+    chooses among them, as the model was trained."""
     constrained_decoding: bool = False
+    """Decoding picks only unvisited passable neighbours (every route is then legal by
+    construction, so "valid" stops measuring the model)."""
 
 
 class PathObjective(Objective):

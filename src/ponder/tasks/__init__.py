@@ -7,13 +7,13 @@ from ponder.tasks.base import Task
 from ponder.tasks.fewshot import FewShotFamily
 from ponder.tasks.maze import MAZE
 from ponder.tasks.routing import ROUTING
-from ponder.tasks.skills import solve_task as solve_skills_task
+from ponder.tasks.skills import random_task, solve_task
 
 _TASKS: dict[str, Task] = {
     MAZE.name: MAZE,
     ROUTING.name: ROUTING,
     "arc": FewShotFamily("arc"),  # no oracle: a task file's stored test outputs are its answers
-    "skills": FewShotFamily("skills", oracle=solve_skills_task),
+    "skills": FewShotFamily("skills", oracle=solve_task, generator=random_task),
 }
 
 

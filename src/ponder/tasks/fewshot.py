@@ -227,9 +227,37 @@ class FewShotFamily:
     ignore_label_id = PAD
     augmentations: tuple[str, ...] = ()
 
-    def __init__(self, name: str, oracle: Callable[[FewShotTask], list[np.ndarray]] | None = None):
+    def __init__(
+        self,
+        name: str,
+        oracle: Callable[[FewShotTask], list[np.ndarray]] | None = None,
+        generator: Callable[..., FewShotTask] | None = None,
+    ):
         self.name = name
         self._oracle = oracle
+        self._generator = generator
+
+    def generate(self, rng: np.random.Generator, **params: Any) -> FewShotTask:
+        """A new task from the family's generator (skills); ARC has none: its tasks come
+        from the ARC-AGI files (`ponder data build arc`)."""
+        if self._generator is None:
+            raise UserError(f"{self.name} has no generator: its tasks come from ARC-AGI files")
+        return self._generator(rng, **params)
+
+    def encode(self, grid: np.ndarray) -> np.ndarray:
+        """A grid of colours (h, w) -> its tokens (h * w,): the encoding of a grid filling
+        its canvas (no end-of-grid markers; ponder.tasks.fewshot.encode_grid places one on
+        a larger canvas)."""
+        return np.asarray(grid, dtype=np.int64).reshape(-1) + COLOUR_OFFSET
+
+    def decode(self, tokens: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Tokens (h * w,) -> colours (h, w); a token that is no colour becomes 0 (black)."""
+        colours = np.asarray(tokens, dtype=np.int64).reshape(shape) - COLOUR_OFFSET
+        return np.where((colours >= 0) & (colours < NUM_COLOURS), colours, 0).astype(np.uint8)
+
+    def parse(self, text: str) -> FewShotTask:
+        """The family's file format is one ARC JSON task (see parse_puzzle)."""
+        return self.parse_puzzle(text)
 
     def grid_shape(self, seq_len: int) -> tuple[int, int]:
         side = int(round(seq_len**0.5))
@@ -288,6 +316,16 @@ class FewShotFamily:
 
     def render_ascii(self, answers: Sequence[np.ndarray]) -> str:
         return answers_to_json(answers)
+
+    def render_png(
+        self, out_path, rows: Sequence[tuple[Any, ...]], titles: Sequence[str] | None = None
+    ):
+        """The first row's task, (task, predicted answers, ...), as one PNG: a task is
+        already a grid of pictures (ponder.tasks.fewshot_render)."""
+        from ponder.tasks.fewshot_render import render_task_png  # matplotlib, only here
+
+        task, predictions = rows[0][0], rows[0][1]
+        return render_task_png(task, out_path, predictions=predictions)
 
 
 def _same(answer: np.ndarray, truth: np.ndarray) -> bool:

@@ -711,6 +711,14 @@ def generate_task(
     return task
 
 
+def random_task(
+    rng: np.random.Generator, skill: str | None = None, num_demos: int = 3, max_size: int = 10
+) -> FewShotTask:
+    """A task of `skill`, or of a skill drawn from every skill (the registry's generate)."""
+    chosen = skill or _choose(rng, sorted(SKILLS))
+    return generate_task(chosen, rng, num_demos=num_demos, max_size=max_size)
+
+
 def generate_instance(
     skill: str,
     rng: np.random.Generator,

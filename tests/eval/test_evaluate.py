@@ -21,7 +21,7 @@ class FixedAnswerModel(torch.nn.Module):
         self.q = q_halt
         self.seen_inputs: list[torch.Tensor] = []
 
-    def init_carry(self, batch_size, device):
+    def init_carry(self, batch_size, device, seq_len=None):
         from ponder.models.transformer import EmptyCarry
 
         return EmptyCarry()

@@ -18,7 +18,7 @@ class _OraclePointers(torch.nn.Module):
         super().__init__()
         self.routes = torch.as_tensor(split.extras["routes"])
 
-    def init_carry(self, batch_size, device):
+    def init_carry(self, batch_size, device, seq_len=None):
         return None
 
     def forward(self, carry, batch):

@@ -32,7 +32,7 @@ class _Answers(torch.nn.Module):
         super().__init__()
         self.vocab, self.key = vocab, key
 
-    def init_carry(self, batch_size, device):
+    def init_carry(self, batch_size, device, seq_len=None):
         return None
 
     def forward(self, carry, batch):

@@ -44,6 +44,29 @@ def build_model(config, spec: DataSpec) -> nn.Module:
     return _MODELS[config.name](config, spec)
 
 
+def size_bound_reason(config) -> str | None:
+    """Why a model's weights tie it to the grid size it was built for, or None when it runs
+    on grids of any size (a convolution or 2D-relative attention, nothing absolute)."""
+    if config.name in SEQUENCE_MODELS:
+        return f"model {config.name} is built for one canvas size"
+    reasons = {
+        "pos_encoding": {
+            "learned": "it has learned absolute positions (model.pos_encoding: learned)",
+            "rope": "its 1D rotary positions tie 'the cell below' to the grid's width "
+            "(model.pos_encoding: rope; rope2d does not)",
+        }.get(config.pos_encoding if config.mixer == "attention" else "none"),
+        "puzzle_emb_len": "it reads a puzzle-embedding table (model.puzzle_emb_len)",
+        "demo_encoder": "its demonstration encoder is built for one canvas (model.demo_encoder)",
+        "grid_encoder": "model.grid_encoder flattens the whole grid into one vector",
+    }
+    for key, reason in reasons.items():
+        if key == "pos_encoding" and reason:
+            return reason
+        if key != "pos_encoding" and getattr(config, key, None):
+            return reasons[key]
+    return None
+
+
 __all__ = [
     "SEQUENCE_MODELS",
     "DataSpec",
@@ -51,4 +74,5 @@ __all__ = [
     "ModelOutputs",
     "build_model",
     "count_parameters",
+    "size_bound_reason",
 ]

@@ -67,10 +67,14 @@ class HRM(nn.Module):
         self.register_buffer("H_init", trunc_normal_(torch.empty(d), std=1.0))
         self.register_buffer("L_init", trunc_normal_(torch.empty(d), std=1.0))
         self.prefix = config.puzzle_emb_len  # puzzle-embedding tokens before the grid
-        self.seq_len = self.prefix + spec.seq_len
+        self.seq_len = spec.seq_len  # grid cells of the training grid
 
-    def init_carry(self, batch_size: int, device: torch.device | str) -> HRMCarry:
-        shape = (batch_size, self.seq_len, self.config.hidden_size)
+    def init_carry(
+        self, batch_size: int, device: torch.device | str, seq_len: int | None = None
+    ) -> HRMCarry:
+        """Fresh states for `batch_size` rows of `seq_len` grid cells (default: the size the
+        model was built for; a size-agnostic model runs on others)."""
+        shape = (batch_size, self.prefix + (seq_len or self.seq_len), self.config.hidden_size)
         z_H = self.H_init.to(device).expand(shape).clone()
         z_L = self.L_init.to(device).expand(shape).clone()
         return HRMCarry(z_H=z_H, z_L=z_L)

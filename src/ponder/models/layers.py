@@ -61,34 +61,64 @@ def rope_angles(positions: torch.Tensor, dim: int, base: float = 10000.0) -> tor
     return positions.float()[:, None] * inv_freq[None, :]
 
 
+def grid_of(cells: int, template: tuple[int, int]) -> tuple[int, int]:
+    """The (H, W) of a grid of `cells` cells shaped like `template`, the grid a model was
+    built for: square stays square, a routing city keeps its one header row (H - W fixed).
+    This is how a size-agnostic model reads the grid shape from the batch's length."""
+    if cells == template[0] * template[1]:
+        return template
+    extra = template[0] - template[1]  # H - W
+    cols = (math.isqrt(extra * extra + 4 * cells) - extra) // 2
+    if cols < 1 or cols * (cols + extra) != cells:
+        raise ValueError(f"{cells} cells make no grid shaped like {template[0]}x{template[1]}")
+    return cols + extra, cols
+
+
+def _rope_tables(head_dim: int, cells: int, grid_shape, prefix: int) -> torch.Tensor:
+    """(P + L, Dh/2) rotation angles: 1D from the flat index, or 2D (half of the channels by
+    row, half by column); the P prefix tokens unrotated (angle 0)."""
+    if grid_shape is None:
+        angles = rope_angles(torch.arange(cells), head_dim)  # (L, Dh/2)
+    else:
+        rows, cols = grid_shape
+        assert rows * cols == cells, "grid shape must cover the sequence"
+        idx, half = torch.arange(cells), head_dim // 2
+        angles = torch.cat([rope_angles(idx // cols, half), rope_angles(idx % cols, half)], -1)
+    return torch.cat([angles.new_zeros(prefix, angles.shape[1]), angles])
+
+
 class RotaryEmbedding(nn.Module):
     """Rotary positions. 1D: angle from the flat index. 2D: half of each head's channels
     rotate with the row, half with the column, so a grid neighbour is the same relative
-    rotation wherever it is (1D RoPE sees "below" as an offset of W, learned per width)."""
+    rotation wherever it is (1D RoPE sees "below" as an offset of W, learned per width).
+    2D tables for grids of other sizes than the one built for are made when first met."""
 
     def __init__(
         self, head_dim: int, seq_len: int, grid_shape: tuple[int, int] | None, prefix: int = 0
     ):
         super().__init__()
-        if grid_shape is None:
-            angles = rope_angles(torch.arange(seq_len), head_dim)  # (L, Dh/2)
-        else:
-            rows, cols = grid_shape
-            idx = torch.arange(seq_len)
-            half = head_dim // 2
-            angles = torch.cat(
-                [rope_angles(idx // cols, half), rope_angles(idx % cols, half)], dim=-1
-            )  # (L, Dh/2)
-            assert rows * cols == seq_len, "grid shape must cover the sequence"
-        # Prefix (puzzle-embedding) tokens sit before the grid, unrotated (angle 0).
-        angles = torch.cat([angles.new_zeros(prefix, angles.shape[1]), angles])  # (P+L, Dh/2)
+        self.head_dim, self.grid_shape, self.prefix = head_dim, grid_shape, prefix
+        angles = _rope_tables(head_dim, seq_len, grid_shape, prefix)  # (P + L, Dh/2)
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
+        self._other: dict[tuple[int, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def tables(self, length: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin (length, Dh/2) for a sequence of `length` tokens, prefix included."""
+        if length == self.cos.shape[0]:
+            return self.cos, self.sin
+        key = (length, device)
+        if key not in self._other:
+            cells = length - self.prefix
+            shape = None if self.grid_shape is None else grid_of(cells, self.grid_shape)
+            angles = _rope_tables(self.head_dim, cells, shape, self.prefix).to(device)
+            self._other[key] = (angles.cos(), angles.sin())
+        return self._other[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Rotate x (B, H, L, Dh) pairwise: channel i with channel i + Dh/2."""
         x1, x2 = x.float().chunk(2, dim=-1)
-        cos, sin = self.cos, self.sin  # (L, Dh/2)
+        cos, sin = self.tables(x.shape[-2], x.device)  # (L, Dh/2)
         out = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
         return out.to(x.dtype)
 
@@ -142,7 +172,8 @@ class Attention(nn.Module):
 
 class GridConv(nn.Module):
     """Token mixer as a dense 3x3 convolution over the 2D grid: each cell mixes its 8
-    neighbours' features. Same call signature as Attention (rotary and mask unused)."""
+    neighbours' features. Same call signature as Attention (rotary and mask unused). Its
+    weights do not depend on the grid's size: the shape comes from the sequence length."""
 
     def __init__(self, hidden: int, grid_shape: tuple[int, int]):
         super().__init__()
@@ -152,7 +183,7 @@ class GridConv(nn.Module):
 
     def forward(self, x: torch.Tensor, rotary=None, mask=None, head_weights=None) -> torch.Tensor:
         b, seq, d = x.shape
-        rows, cols = self.grid_shape
+        rows, cols = grid_of(seq, self.grid_shape)
         grid = x.transpose(1, 2).reshape(b, d, rows, cols)  # (B, D, H, W)
         return self.conv(grid).reshape(b, d, seq).transpose(1, 2)  # (B, L, D)
 
@@ -343,14 +374,29 @@ class Trunk(nn.Module):
         elif pos_encoding == "rope2d":
             self.rotary = RotaryEmbedding(head_dim, seq_len, _require_grid(grid_shape), prefix)
         mask = None
+        self.window, self.grid_shape, self.prefix = 0, grid_shape, prefix
         if attn_window > 0 and mixer == "attention":
+            self.window = attn_window
             mask = local_window_mask(_require_grid(grid_shape), attn_window, prefix)
         self.register_buffer("mask", mask, persistent=False)
+        self._other_masks: dict[tuple[int, torch.device], torch.Tensor] = {}
 
     def forward(self, x: torch.Tensor, head_weights: torch.Tensor | None = None) -> torch.Tensor:
+        mask = self._mask(x.shape[1], x.device)
         for block in self.blocks:
-            x = block(x, self.rotary, self.mask, head_weights)
+            x = block(x, self.rotary, mask, head_weights)
         return x
+
+    def _mask(self, length: int, device: torch.device) -> torch.Tensor | None:
+        """The local-attention mask for a sequence of `length` tokens (another grid size's
+        is made when first met)."""
+        if self.mask is None or length == self.mask.shape[0]:
+            return self.mask
+        key = (length, device)
+        if key not in self._other_masks:
+            shape = grid_of(length - self.prefix, self.grid_shape)
+            self._other_masks[key] = local_window_mask(shape, self.window, self.prefix).to(device)
+        return self._other_masks[key]
 
 
 def _require_grid(grid_shape: tuple[int, int] | None) -> tuple[int, int]:

@@ -125,7 +125,9 @@ class PoH(nn.Module):
     def set_progress(self, fraction: float) -> None:
         self.progress = fraction
 
-    def init_carry(self, batch_size: int, device: torch.device | str) -> EmptyCarry:
+    def init_carry(
+        self, batch_size: int, device: torch.device | str, seq_len: int | None = None
+    ) -> EmptyCarry:
         return EmptyCarry()
 
     def forward(

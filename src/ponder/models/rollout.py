@@ -43,7 +43,7 @@ def rollout(
     """Run `segments` segments from a fresh carry on `batch` (inputs (B, L), ...)."""
     b = batch["inputs"].shape[0]
     device = batch["inputs"].device
-    carry = model.init_carry(b, device)
+    carry = model.init_carry(b, device, batch["inputs"].shape[1])
     halt_step = torch.full((b,), segments, dtype=torch.long, device=device)
     answer = at_halt = None
     for segment in range(1, segments + 1):

@@ -99,7 +99,9 @@ class SeqChampion(nn.Module):
         self.lm_head = Linear(d, spec.vocab_size)
         self.q_head = QHead(d, config.halt_bias_init, pool="mean")
 
-    def init_carry(self, batch_size: int, device: torch.device | str) -> EmptyCarry:
+    def init_carry(
+        self, batch_size: int, device: torch.device | str, seq_len: int | None = None
+    ) -> EmptyCarry:
         return EmptyCarry()
 
     def encode_pairs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -72,7 +72,9 @@ class SeqDecoder(nn.Module):
         # With one segment q_halt only reports confidence; it reads the mean output slot.
         self.q_head = QHead(d, config.halt_bias_init, pool="mean")
 
-    def init_carry(self, batch_size: int, device: torch.device | str) -> EmptyCarry:
+    def init_carry(
+        self, batch_size: int, device: torch.device | str, seq_len: int | None = None
+    ) -> EmptyCarry:
         return EmptyCarry()
 
     def _embed(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

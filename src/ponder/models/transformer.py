@@ -37,7 +37,9 @@ class Transformer(nn.Module):
         # the model's confidence that its answer is right.
         self.embed, self.trunk, self.lm_head, self.q_head = build_io(config, spec)
 
-    def init_carry(self, batch_size: int, device: torch.device | str) -> EmptyCarry:
+    def init_carry(
+        self, batch_size: int, device: torch.device | str, seq_len: int | None = None
+    ) -> EmptyCarry:
         return EmptyCarry()
 
     def forward(

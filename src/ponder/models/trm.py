@@ -60,10 +60,14 @@ class TRM(nn.Module):
         self.register_buffer("z_init", trunc_normal_(torch.empty(d), std=1.0))
         self.register_buffer("y_init", trunc_normal_(torch.empty(d), std=1.0))
         self.prefix = config.puzzle_emb_len  # puzzle-embedding tokens before the grid
-        self.seq_len = self.prefix + spec.seq_len
+        self.seq_len = spec.seq_len  # grid cells of the training grid
 
-    def init_carry(self, batch_size: int, device: torch.device | str) -> TRMCarry:
-        shape = (batch_size, self.seq_len, self.config.hidden_size)
+    def init_carry(
+        self, batch_size: int, device: torch.device | str, seq_len: int | None = None
+    ) -> TRMCarry:
+        """Fresh states for `batch_size` rows of `seq_len` grid cells (default: the size the
+        model was built for; a size-agnostic model runs on others)."""
+        shape = (batch_size, self.prefix + (seq_len or self.seq_len), self.config.hidden_size)
         z = self.z_init.to(device).expand(shape).clone()
         y = self.y_init.to(device).expand(shape).clone()
         return TRMCarry(z=z, y=y)

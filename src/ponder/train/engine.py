@@ -119,7 +119,7 @@ class Trainer:
         first = self._to_device(self.loader.batch(0))
         b = first["inputs"].shape[0]
         dev = self.rt.device
-        carry = self.model.init_carry(b, dev)
+        carry = self.model.init_carry(b, dev, first["inputs"].shape[1])
         steps = torch.zeros(b, dtype=torch.long, device=dev)
         halted = torch.ones(b, dtype=torch.bool, device=dev)
         return Rows(carry=carry, data=first, steps=steps, halted=halted)
@@ -131,7 +131,8 @@ class Trainer:
     def _refill(self, batch: dict[str, torch.Tensor]) -> None:
         """Halted rows take the new batch's row at the same index and a fresh carry."""
         rows, halted = self.rows, self.rows.halted
-        fresh = self.model.init_carry(halted.shape[0], self.rt.device)
+        length = rows.data["inputs"].shape[1]
+        fresh = self.model.init_carry(halted.shape[0], self.rt.device, length)
         rows.carry = carry_where(halted, fresh, rows.carry)
         for key, new in batch.items():
             mask = halted.view(-1, *([1] * (new.dim() - 1)))

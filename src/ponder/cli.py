@@ -389,13 +389,34 @@ def _add_eval_solve(sub) -> None:
     ev.add_argument("--data", type=Path, default=None)
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
+    ev.add_argument("--segments", type=_segments, default=None, metavar="N|auto",
+                    help="evaluation depth (default: the run's N_sup), reported with exact by "
+                    "segment count; auto: each puzzle until it halts (at most 16 x N_sup)")  # fmt: skip
     ev.set_defaults(handler=_eval)
     solve = sub.add_parser("solve", help="solve one puzzle file with a trained run")
     solve.add_argument("run_dir", type=Path)
     solve.add_argument("file", type=Path)
     solve.add_argument("--png", default=None)
     solve.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
+    solve.add_argument("--segments", type=_segments, default=None, metavar="N|auto",
+                       help="segments to think (default: the run's N_sup); auto: until it halts")  # fmt: skip
     solve.set_defaults(handler=_solve)
+
+
+def _segments(text: str) -> int | str:
+    """--segments: a count from 1 to MAX_SEGMENTS, or auto."""
+    if text == "auto":
+        return text
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count or auto, got {text!r}") from None
+    if not 1 <= count <= MAX_SEGMENTS:
+        raise argparse.ArgumentTypeError(f"must be 1..{MAX_SEGMENTS} or auto, got {count}")
+    return count
+
+
+MAX_SEGMENTS = 100_000  # far beyond any useful depth; bounds a typo's running time
 
 
 def _eval(args) -> int:
@@ -403,7 +424,7 @@ def _eval(args) -> int:
     from ponder.runs import load_run
 
     run = load_run(args.run_dir, args.data, args.device)
-    report = evaluate_run(run)
+    report = evaluate_run(run, segments=args.segments)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -419,7 +440,8 @@ def _solve(args) -> int:
     png = _output_path(args.png, "--png")
     if png is not None:  # before the model runs: refuse a path it could not write
         check_output_file(png, "--png")
-    result = solve_file(load_run(args.run_dir, device=args.device), args.file, png=png)
+    run = load_run(args.run_dir, device=args.device)
+    result = solve_file(run, args.file, png=png, segments=args.segments)
     print(result["ascii"], end="")
     verdict = " ".join(f"{k}={v}" for k, v in result["verdict"].items())
     print(verdict or "no verdict: the task file holds no test outputs to judge against")

@@ -7,15 +7,17 @@ parity` and the benchmarks open runs through here, so they all see the same chec
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from torch import nn
 
 from ponder.config import RunConfig, config_from_dict
 from ponder.data.dataset import Dataset, check_spec, open_dataset
-from ponder.models import build_model
+from ponder.errors import UserError
+from ponder.models import DataSpec, build_model
 from ponder.objectives import Objective, build_objective
+from ponder.objectives.base import check_other_size
 from ponder.train import checkpoint as ckpt
 from ponder.train.rundir import checkpoint_path, read_run_config
 from ponder.train.runtime import Runtime, make_runtime
@@ -40,6 +42,7 @@ class TrainedRun:
     runtime: Runtime
     checkpoint: Path
     run_dir: Path
+    trained_seq_len: int  # grid cells of the grids the run was trained on
 
 
 def load_run(
@@ -56,9 +59,27 @@ def load_run(
     if not path.exists():
         path = checkpoint_path(run_dir, "last")
     tensors, state = ckpt.load_checkpoint(path)
-    check_spec(data, state.get("data_spec", {}), f"the model in {path}")
-    model = build_model(config.model, data.spec).to(runtime.device)
+    trained = _trained_spec(config, data, state.get("data_spec", {}), path)
+    model = build_model(config.model, trained).to(runtime.device)
     prefix = "ema.module." if any(k.startswith("ema.module.") for k in tensors) else "model."
     ckpt.load_module_state(model, tensors, prefix, path)  # a mismatch names the tensor
     model.eval()
-    return TrainedRun(config, model, data, objective, runtime, path, run_dir)
+    return TrainedRun(config, model, data, objective, runtime, path, run_dir, trained.seq_len)
+
+
+def _trained_spec(config: RunConfig, data: Dataset, saved: dict, path: Path) -> DataSpec:
+    """The spec the checkpoint's model was built for. A dataset of another grid size than
+    the training one is allowed for a size-agnostic model of the same task (the model is
+    built for its training size and runs on the other); anything else must match."""
+    source = f"the model in {path}"
+    task = saved.get("task")
+    if task is not None and task != data.task.name:
+        raise UserError(f"dataset {data.root} has task {data.task.name} but {source} is for {task}")
+    trained_len = saved.get("seq_len") or data.spec.seq_len
+    if trained_len == data.spec.seq_len:
+        check_spec(data, saved, source)
+        return data.spec
+    check_spec(data, {**saved, "seq_len": None}, source)
+    shape = data.spec.grid_shape
+    check_other_size(config.model, data.task, trained_len, shape, f"dataset {data.root}'s grid")
+    return replace(data.spec, seq_len=trained_len, grid_shape=data.task.grid_shape(trained_len))

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from ponder.models import DataSpec, build_model
+from ponder.models.base import ModelOutputs
 from ponder.models.halting import halt_signal
 from ponder.models.rollout import rollout
 from ponder.models.trm import TRMConfig
@@ -121,3 +122,44 @@ def test_a_rule_that_never_halts_keeps_the_last_answer():
         model.q_head.proj.weight.zero_()
         run = rollout(model, batch, 3, read=lambda out: out.logits.argmax(-1))
     assert (run.halt_step == 3).all() and torch.equal(run.at_halt, run.answer)
+
+
+def test_snapshots_are_the_answers_after_those_segments():
+    model, batch = _model(), _batch()
+    read = lambda out: out.logits.argmax(-1)  # noqa: E731
+    with torch.no_grad():
+        full = rollout(model, batch, 4, read=read, snapshots=(1, 2, 4))
+        for segments in (1, 2, 4):
+            assert torch.equal(
+                full.snapshots[segments], rollout(model, batch, segments, read=read).answer
+            )
+
+
+class _Counter(torch.nn.Module):
+    """Row b says "halt" from segment halts[b] on; its answer is the segment count."""
+
+    def __init__(self, halts):
+        super().__init__()
+        self.halts = torch.tensor(halts)
+        self.calls = 0
+
+    def init_carry(self, batch_size, device, seq_len=None):
+        return torch.zeros(batch_size)
+
+    def forward(self, carry, batch):
+        self.calls += 1
+        carry = carry + 1
+        logits = carry[:, None, None].expand(-1, 2, 1)  # (B, L=2, V=1)
+        return carry, ModelOutputs(logits=logits, q_halt=carry - self.halts + 0.5)
+
+
+def test_until_halt_stops_once_every_row_has_halted_and_keeps_each_halting_answer():
+    batch = {"inputs": torch.zeros(3, 2, dtype=torch.long)}
+    read = lambda out: out.logits[:, 0, 0]  # noqa: E731
+    model = _Counter([2, 5, 3])
+    done = rollout(model, batch, 12, read=read, until_halt=True)
+    assert done.halt_step.tolist() == [2, 5, 3] and done.at_halt.tolist() == [2.0, 5.0, 3.0]
+    assert model.calls == 5  # stopped once the last row halted, not at the cap of 12
+    capped = _Counter([2, 50, 3])
+    done = rollout(capped, batch, 12, read=read, until_halt=True)
+    assert capped.calls == 12 and done.at_halt.tolist() == [2.0, 12.0, 3.0]

@@ -124,8 +124,7 @@ def test_grid_decodes_argmax_tokens(tiny_maze_dir, tmp_path):
     answer = data.task.solve(puzzle)
     inputs = torch.as_tensor(data.task.encode(puzzle))[None]
     logits = torch.nn.functional.one_hot(torch.as_tensor(data.task.encode(answer))[None], 6)
-    out = ModelOutputs(logits=logits.float(), q_halt=torch.zeros(1))
-    assert (objective.decode_one(out, inputs, puzzle) == answer).all()
+    assert (objective.decode_one(logits.float(), inputs, puzzle) == answer).all()
 
 
 # ----------------------------------------------------------------------------- path
@@ -139,9 +138,8 @@ def test_path_decoding_follows_the_pointers(tiny_maze_dir, tmp_path):
     logits = torch.zeros(1, 1, length, length)
     for a, b in zip(route, route[1:], strict=False):
         logits[0, 0, a, b] = 10.0
-    out = ModelOutputs(logits=logits, q_halt=torch.zeros(1))
     inputs = torch.as_tensor(data.task.encode(puzzle))[None]
-    answer = objective.decode_one(out, inputs, puzzle)
+    answer = objective.decode_one(logits, inputs, puzzle)
     assert data.task.verify(puzzle, answer)["exact"]
     assert (answer.reshape(-1)[route[1:-1]] == PATH).all()
 

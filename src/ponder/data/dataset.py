@@ -31,9 +31,9 @@ class Dataset:
         """Whether the splits carry demonstrations per puzzle (skills, ARC)."""
         return bool(self.train.fewshot)
 
-    def pinned_spec(self) -> dict[str, int]:
-        """The SPEC_KEYS values, as a checkpoint records them."""
-        return {key: getattr(self.spec, key) for key in SPEC_KEYS}
+    def pinned_spec(self) -> dict:
+        """The SPEC_KEYS values and the task's name, as a checkpoint records them."""
+        return {**{key: getattr(self.spec, key) for key in SPEC_KEYS}, "task": self.task.name}
 
 
 def open_dataset(path: str | Path, task_name: str | None = None) -> Dataset:

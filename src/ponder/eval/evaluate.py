@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +23,45 @@ from ponder.models.layers import PuzzleEmbedding
 from ponder.models.rollout import rollout
 
 
+@dataclass(frozen=True)
+class Depth:
+    """How a judged model is run: `segments` supervision segments from a fresh carry (the
+    training N_sup unless overridden), reporting what `halt_rule` would have done.
+    `until_halt` (`--segments auto`): each example's answer is the one where its rule first
+    says halt, `segments` being the cap. `curve`: also judge the answers after these
+    segments (exact by depth)."""
+
+    segments: int
+    halt_rule: str
+    batch_size: int
+    device: torch.device
+    limit: int = 0  # judge at most this many test examples (0: all)
+    until_halt: bool = False
+    curve: tuple[int, ...] = ()
+
+    def run(self) -> dict:
+        """The settings as predict's keyword arguments."""
+        return dict(
+            n_sup=self.segments, batch_size=self.batch_size, device=self.device,
+            limit=self.limit, halt_rule=self.halt_rule, until_halt=self.until_halt,
+            curve=self.curve,
+        )  # fmt: skip
+
+
+def depth_curve(segments: int) -> tuple[int, ...]:
+    """The segment counts an exact-by-depth curve is judged at: powers of two up to
+    `segments`, and `segments` itself."""
+    powers = [2**k for k in range(segments.bit_length()) if 2**k < segments]
+    return (*powers, segments)
+
+
 @dataclass
 class Predictions:
-    final: np.ndarray  # (N, L) argmax tokens after the last segment
+    final: np.ndarray  # (N, L) argmax tokens after the last segment (auto: at each halt)
     at_halt: np.ndarray  # (N, L) argmax tokens at the segment the model would halt
     halt_step: np.ndarray  # (N,) 1-based segment where the rule first says halt (N_sup if never)
     index: np.ndarray  # (N,) example positions in the split
+    curve: dict[int, np.ndarray] = field(default_factory=dict)  # segment -> (N, L) answers
 
 
 def read_tokens(out) -> torch.Tensor:
@@ -49,14 +82,18 @@ def predict(
     identifier: int | None = None,
     read: Callable = read_tokens,
     decode: Callable | None = None,
+    until_halt: bool = False,
+    curve: tuple[int, ...] = (),
 ) -> Predictions:
     """Run each example for all n_sup segments from a fresh carry (the full limit, as the
     papers evaluate), remembering where the halting rule would have stopped. `identifier`
     replaces every puzzle identifier (the leakage check runs with the blank one). `read`
     takes a segment's outputs to its answer (grid tokens by default); `decode(answer,
     batch)`, when given, turns the last and the halting segments' answers into the
-    predictions (the path formulation follows pointers into routes there)."""
+    predictions (the path formulation follows pointers into routes there). `until_halt`
+    and `curve`: see Depth."""
     finals, halts, steps, indices = [], [], [], []
+    snaps: dict[int, list[np.ndarray]] = {s: [] for s in curve}
     seen = 0
     for batch in eval_batches(split, batch_size):
         if limit and seen >= limit:
@@ -64,10 +101,14 @@ def predict(
         batch = {k: v.to(device) for k, v in batch.items()}
         if identifier is not None:
             batch["puzzle_identifiers"] = torch.full_like(batch["puzzle_identifiers"], identifier)
-        run = rollout(model, batch, n_sup, rule=halt_rule, read=read)
-        final, at_halt, halt_step = run.answer, run.at_halt, run.halt_step
-        if decode is not None:
-            final, at_halt = decode(final, batch), decode(at_halt, batch)
+        run = rollout(
+            model, batch, n_sup, rule=halt_rule, read=read, snapshots=curve, until_halt=until_halt
+        )
+        decoded = _decode(decode, batch)
+        final = run.at_halt if until_halt else run.answer
+        final, at_halt, halt_step = decoded(final), decoded(run.at_halt), run.halt_step
+        for segment in curve:
+            snaps[segment].append(decoded(run.snapshots[segment]).cpu().numpy())
         finals.append(final.cpu().numpy())
         halts.append(at_halt.cpu().numpy())
         steps.append(halt_step.cpu().numpy())
@@ -79,7 +120,12 @@ def predict(
         at_halt=np.concatenate(halts)[:cut],
         halt_step=np.concatenate(steps)[:cut],
         index=np.concatenate(indices)[:cut],
+        curve={s: np.concatenate(rows)[:cut] for s, rows in snaps.items()},
     )
+
+
+def _decode(decode: Callable | None, batch: dict) -> Callable:
+    return (lambda answer: answer) if decode is None else (lambda answer: decode(answer, batch))
 
 
 def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -119,6 +165,11 @@ def summarise(verdicts: list[dict], preds: Predictions, early: list[dict], n_sup
     report["halt_steps_hist"] = [int(c) for c in hist]
     report["early_exact"] = _mean_exact(early)
     report["steps_saved"] = 1.0 - report["halt_steps_mean"] / n_sup if n else 0.0
+    # Does the model know when it is done? Of the answers its rule halted before the cap,
+    # the share that were right there.
+    halted = [v for v, step in zip(early, preds.halt_step, strict=True) if step < n_sup]
+    report["halted_early"] = len(halted) / n if n else 0.0
+    report["halt_precision"] = _mean_exact(halted) if halted else None
     return report
 
 
@@ -132,21 +183,32 @@ def evaluate_model(
     device: torch.device,
     limit: int = 0,
     halt_rule: HaltRule = "trm",
+    until_halt: bool = False,
+    curve: tuple[int, ...] = (),
 ) -> tuple[dict, Predictions, list[dict]]:
     """Judge the model's answers. A model with a puzzle embedding is also run with every
     identifier replaced by the blank one (leakage check): `exact_blank_id` far below
     `exact` means the answers lean on memorised per-puzzle vectors."""
     run = dict(n_sup=n_sup, batch_size=batch_size, device=device, limit=limit, halt_rule=halt_rule)
-    preds = predict(model, split, **run)
+    preds = predict(model, split, until_halt=until_halt, curve=curve, **run)
     verdicts = judge(task, split, preds.final, preds.index)
     early = judge(task, split, preds.at_halt, preds.index)
     report = summarise(verdicts, preds, early, n_sup)
+    report.update(exact_curve(preds, lambda answers: judge(task, split, answers, preds.index)))
     if uses_puzzle_identifiers(model):
         blank = split.metadata.blank_identifier_id or 0
         blind = predict(model, split, identifier=blank, **run)
         blind_verdicts = judge(task, split, blind.final, blind.index)
         report["exact_blank_id"] = _mean_exact(blind_verdicts)
     return report, preds, verdicts
+
+
+def exact_curve(preds: Predictions, judge_answers: Callable) -> dict:
+    """{"exact_by_segments": {segment: exact}} for the curve's answers (empty without one)."""
+    if not preds.curve:
+        return {}
+    curve = {s: _mean_exact(judge_answers(answers)) for s, answers in sorted(preds.curve.items())}
+    return {"exact_by_segments": curve}
 
 
 def uses_puzzle_identifiers(model: nn.Module) -> bool:
@@ -199,6 +261,14 @@ def format_report(report: dict, title: str = "") -> str:
         f"exact {100 * report['early_exact']:.2f}% and save {100 * report['steps_saved']:.1f}% of segments"
     )
     lines.append(f"halt steps   histogram {report['halt_steps_hist']}")
+    if report.get("halt_precision") is not None:
+        lines.append(
+            f"knows done   {100 * report['halted_early']:.1f}% halted before the cap, "
+            f"{100 * report['halt_precision']:.1f}% of those right where they halted"
+        )
+    if "exact_by_segments" in report:
+        curve = ", ".join(f"{s}: {100 * e:.1f}%" for s, e in report["exact_by_segments"].items())
+        lines.append(f"by segments  exact {curve}")
     if "exact_blank_id" in report:
         lines.append(
             f"leakage      exact with the blank puzzle id {100 * report['exact_blank_id']:.2f}% "

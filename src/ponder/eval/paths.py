@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ponder.data.format import Split
-from ponder.eval.evaluate import Predictions, predict, summarise
+from ponder.eval.evaluate import Predictions, exact_curve, predict, summarise
 from ponder.models.halting import HaltRule
 from ponder.tasks.maze_path import greedy_routes, judge_route
 
@@ -60,6 +60,8 @@ def evaluate_paths(
     halt_rule: HaltRule = "trm",
     constrained: bool = False,
     legal_only: bool = False,
+    until_halt: bool = False,
+    curve: tuple[int, ...] = (),
 ) -> tuple[dict, Predictions, list[dict]]:
     """Judge the routes the model's pointers give. `legal_only`: choose among passable
     4-neighbours (use it for a model trained with the validity mask, whose logits of other
@@ -67,6 +69,7 @@ def evaluate_paths(
     preds = predict_routes(
         model, split, n_sup=n_sup, batch_size=batch_size, device=device, limit=limit,
         halt_rule=halt_rule, constrained=constrained, legal_only=legal_only,
+        until_halt=until_halt, curve=curve,
     )  # fmt: skip
     verdicts = judge_routes(split, preds.final, preds.index)
     early = judge_routes(split, preds.at_halt, preds.index)
@@ -78,6 +81,7 @@ def evaluate_paths(
     # Where the first bad move falls, over the routes that have one (-1: none has).
     report["first_error_mean"] = float(np.mean(wrong)) if wrong else -1.0
     report["constrained_decoding"] = constrained
+    report.update(exact_curve(preds, lambda routes: judge_routes(split, routes, preds.index)))
     return report, preds, verdicts
 
 

@@ -16,13 +16,13 @@ if TYPE_CHECKING:
     from ponder.runs import TrainedRun
 
 
-def evaluate_run(run: TrainedRun) -> dict:
+def evaluate_run(run: TrainedRun, segments: int | str | None = None) -> dict:
     """Judge a run on every example of its dataset's test split; write eval/metrics.json
     and the objective's outputs (samples.png failures first, or submission.json and task
-    PNGs) to eval/ in the run directory."""
+    PNGs) to eval/ in the run directory. `segments`: see Objective.depth."""
     if run.data.test.num_examples == 0:
         raise UserError(f"nothing to evaluate: the test split of {run.data.root} is empty")
-    depth = run.objective.depth(run.runtime.device)
+    depth = run.objective.depth(run.runtime.device, segments=segments)
     with torch.no_grad(), run.runtime.autocast():
         judged = run.objective.judge(run.model, run.data, depth)
     out_dir = run.run_dir / "eval"
@@ -36,6 +36,8 @@ def evaluate_run(run: TrainedRun) -> dict:
     return report
 
 
-def solve_file(run: TrainedRun, file: Path, png: Path | None = None) -> dict:
+def solve_file(
+    run: TrainedRun, file: Path, png: Path | None = None, segments: int | str | None = None
+) -> dict:
     """Solve one puzzle file: the model's answer, the verifier's verdict, optional PNG."""
-    return run.objective.solve(run, read_text_file(file), png)
+    return run.objective.solve(run, read_text_file(file), png, segments)

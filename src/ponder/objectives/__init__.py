@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ponder.errors import UserError
-from ponder.objectives.base import Depth, Judgement, Objective
+from ponder.eval.evaluate import Depth
+from ponder.objectives.base import Judgement, Objective
 from ponder.objectives.fewshot import FewShotConfig, FewShotObjective
 from ponder.objectives.grid import GridConfig, GridObjective
 from ponder.objectives.path import PathConfig, PathObjective

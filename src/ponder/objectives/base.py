@@ -18,8 +18,10 @@ import numpy as np
 import torch
 
 from ponder.errors import UserError
-from ponder.models import SEQUENCE_MODELS
+from ponder.eval.evaluate import Depth, depth_curve
+from ponder.models import SEQUENCE_MODELS, size_bound_reason
 from ponder.models.base import DataSpec, ModelOutputs
+from ponder.models.layers import grid_of
 from ponder.models.rollout import rollout
 
 if TYPE_CHECKING:
@@ -28,18 +30,6 @@ if TYPE_CHECKING:
 
 # (loss, parts to log, correct (B,) bool: the whole answer matches its label)
 LossResult = tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class Depth:
-    """How a judged model is run: `segments` supervision segments from a fresh carry (the
-    training N_sup unless overridden), reporting what `halt_rule` would have done."""
-
-    segments: int
-    halt_rule: str
-    batch_size: int
-    device: torch.device
-    limit: int = 0  # judge at most this many test examples (0: all)
 
 
 @dataclass
@@ -119,14 +109,24 @@ class Objective:
         return []
 
     # ----- judging -------------------------------------------------------------------------
-    def depth(self, device: torch.device, limit: int = 0, segments: int | None = None) -> Depth:
+    def depth(
+        self, device: torch.device, limit: int = 0, segments: int | str | None = None
+    ) -> Depth:
+        """How to run the model when judging: train.N_sup segments (training's periodic
+        evaluations), or `segments` (`ponder eval --segments`: a count, judged with an
+        exact-by-depth curve, or "auto": each example until its rule halts, capped at
+        AUTO_CAP x N_sup)."""
         tc = self.config.train
+        auto = segments == "auto"
+        count = tc.N_sup * AUTO_CAP if auto else segments or tc.N_sup
         return Depth(
-            segments=segments or tc.N_sup,
+            segments=count,
             halt_rule=tc.halting,
             batch_size=self.config.eval.batch_size,
             device=device,
             limit=limit,
+            until_halt=auto,
+            curve=depth_curve(count) if segments is not None and not auto else (),
         )
 
     def judge(self, model: torch.nn.Module, data: Dataset, depth: Depth) -> Judgement:
@@ -139,38 +139,63 @@ class Objective:
     def format_report(self, report: dict, title: str = "") -> str:
         raise NotImplementedError
 
-    def solve(self, run, text: str, png: Path | None = None) -> dict:
+    def solve(
+        self, run, text: str, png: Path | None = None, segments: int | str | None = None
+    ) -> dict:
         """Answer one puzzle file's text with a trained run: {"ascii", "verdict"}; the
-        model runs all N_sup segments, as in evaluation."""
+        model runs N_sup segments as in evaluation, or `segments` (a count, or "auto": until
+        its halting rule says stop, at most AUTO_CAP x N_sup)."""
         task = run.data.task
         puzzle = task.parse_puzzle(text)
         inputs, batch = puzzle_batch(run, puzzle)
+        depth = self.depth(run.runtime.device, segments=segments)
         with torch.no_grad(), run.runtime.autocast():
-            out = rollout(run.model, batch, self.config.train.N_sup).outputs
-        answer = self.decode_one(out, inputs, puzzle)
-        verdict = task.verify(puzzle, answer)
+            done = rollout(
+                run.model, batch, depth.segments, rule=depth.halt_rule,
+                read=lambda out: out.logits.float(), until_halt=depth.until_halt,
+            )  # fmt: skip
+        logits = done.at_halt if depth.until_halt else done.answer
+        answer = self.decode_one(logits, inputs, puzzle)
+        used = int(done.halt_step[0]) if depth.until_halt else depth.segments
+        verdict = {**task.verify(puzzle, answer), "segments": used}
         if png is not None:
             task.render_png(png, [(puzzle, answer, task.solve(puzzle), verdict)])
         return {"ascii": task.render_ascii(answer), "verdict": verdict}
 
-    def decode_one(self, out: ModelOutputs, inputs: torch.Tensor, puzzle: np.ndarray) -> np.ndarray:
-        """The answer grid of a one-puzzle batch (inputs (1, L)) from its last outputs."""
+    def decode_one(
+        self, logits: torch.Tensor, inputs: torch.Tensor, puzzle: np.ndarray
+    ) -> np.ndarray:
+        """The answer grid of a one-puzzle batch (inputs (1, L)) from its answer logits."""
         raise NotImplementedError
+
+
+def check_other_size(model_config, task, trained_len: int, shape, what: str) -> None:
+    """Refuse to run a model on grids of another size than it was trained on (`shape`)
+    unless its weights do not depend on the size and the grid keeps the training grid's
+    shape rule (square stays square). One line naming why."""
+    trained = task.grid_shape(trained_len)
+    where = f"{what} is {shape[0]}x{shape[1]} but the run was trained on {trained[0]}x{trained[1]} grids"
+    reason = size_bound_reason(model_config)
+    if reason:
+        raise UserError(f"{where}, and the model cannot run on another size: {reason}")
+    try:
+        fits = grid_of(shape[0] * shape[1], trained) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise UserError(f"{where}, and its rows and columns do not keep the training grid's shape")
 
 
 def puzzle_batch(run, puzzle: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A one-puzzle batch for `run`'s model; a puzzle from a file has no identifier, so it
     gets the blank one. UserError when its grid is not the size the run was trained on."""
-    task, seq_len = run.data.task, run.data.spec.seq_len
+    task, seq_len = run.data.task, run.trained_seq_len
     if puzzle.size != seq_len:
-        rows, cols = task.grid_shape(seq_len)
-        raise UserError(
-            f"puzzle is {puzzle.shape[0]}x{puzzle.shape[1]} but the run was trained on "
-            f"{rows}x{cols} grids"
-        )
+        check_other_size(run.config.model, task, seq_len, puzzle.shape, "the puzzle")
     inputs = torch.as_tensor(task.encode(puzzle)[None], device=run.runtime.device)
     blank = run.data.train.metadata.blank_identifier_id or 0
     return inputs, {"inputs": inputs, "puzzle_identifiers": torch.full_like(inputs[:, 0], blank)}
 
 
 _PER_ROW = ("encoder_latent",)  # (B, Z) task vectors: the few-shot objective reads them
+AUTO_CAP = 16  # `--segments auto` runs an example at most this many times N_sup segments

@@ -103,6 +103,9 @@ class FewShotObjective(Objective):
         ]
 
     def judge(self, model, data, depth: Depth) -> Judgement:
+        if depth.until_halt:
+            raise UserError("--segments auto needs a halting answer per puzzle; few-shot tasks "
+                            "are voted across views: give a segment count")  # fmt: skip
         preds = predict_fewshot(
             model, data.test, n_sup=depth.segments, batch_size=depth.batch_size,
             device=depth.device, limit=depth.limit, search=self.search,
@@ -116,7 +119,12 @@ class FewShotObjective(Objective):
     def format_report(self, report: dict, title: str = "") -> str:
         return format_fewshot_report(report, title=title)
 
-    def solve(self, run, text: str, png: Path | None = None) -> dict:
+    def solve(self, run, text: str, png: Path | None = None, segments=None) -> dict:
         from ponder.eval.fewshot_solve import solve_fewshot_task
+
+        if segments is not None:
+            raise UserError(
+                "--segments is for grid and path runs; a few-shot run answers at its N_sup"
+            )
 
         return solve_fewshot_task(run, run.data.task.parse_puzzle(text), png, self.search)

@@ -107,6 +107,7 @@ class GridObjective(Objective):
         report, preds, verdicts = evaluate_model(
             model, data.task, data.test, n_sup=depth.segments, batch_size=depth.batch_size,
             device=depth.device, limit=depth.limit, halt_rule=depth.halt_rule,
+            until_halt=depth.until_halt, curve=depth.curve,
         )  # fmt: skip
         return Judgement(report, preds, verdicts)
 
@@ -120,9 +121,11 @@ class GridObjective(Objective):
     def format_report(self, report: dict, title: str = "") -> str:
         return format_report(report, title=title)
 
-    def decode_one(self, out, inputs: torch.Tensor, puzzle: np.ndarray) -> np.ndarray:
+    def decode_one(
+        self, logits: torch.Tensor, inputs: torch.Tensor, puzzle: np.ndarray
+    ) -> np.ndarray:
         """The answer grid of a one-puzzle batch: argmax tokens, decoded."""
-        return self.task.decode(out.logits.argmax(-1)[0].cpu().numpy(), puzzle.shape)
+        return self.task.decode(logits.argmax(-1)[0].cpu().numpy(), puzzle.shape)
 
 
 def ignore_label(data) -> int:

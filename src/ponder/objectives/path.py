@@ -76,6 +76,7 @@ class PathObjective(Objective):
         report, preds, verdicts = evaluate_paths(
             model, data.test, n_sup=depth.segments, batch_size=depth.batch_size,
             device=depth.device, limit=depth.limit, halt_rule=depth.halt_rule,
+            until_halt=depth.until_halt, curve=depth.curve,
             constrained=self.settings.constrained_decoding,
             legal_only=self.settings.validity_mask,  # the choice set the model was trained on
         )  # fmt: skip
@@ -84,10 +85,12 @@ class PathObjective(Objective):
     def format_report(self, report: dict, title: str = "") -> str:
         return format_report(report, title=title)
 
-    def decode_one(self, out, inputs: torch.Tensor, puzzle: np.ndarray) -> np.ndarray:
+    def decode_one(
+        self, logits: torch.Tensor, inputs: torch.Tensor, puzzle: np.ndarray
+    ) -> np.ndarray:
         """Follow the next-cell pointers of a one-puzzle batch from S; the route as a grid."""
         route = greedy_routes(
-            out.logits[:, 0], inputs, puzzle.shape, inputs.shape[1] - 1,
+            logits[:, 0], inputs, puzzle.shape, inputs.shape[1] - 1,
             constrained=self.settings.constrained_decoding,
             legal_only=self.settings.validity_mask,
         )[0]  # fmt: skip

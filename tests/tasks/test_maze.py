@@ -407,3 +407,54 @@ def test_even_sizes_pad_the_odd_maze_with_walls():
     assert grid.shape == (12, 12)
     assert (grid[-1] == 1).all() and (grid[:, -1] == 1).all()  # the added wall row, column
     assert maze.verify(grid, maze.solve(grid))["exact"]
+
+
+# ----------------------------------------------------------------------------- families
+
+
+def test_obstacle_grids_keep_only_long_enough_routes_and_any_shortest_route_is_exact():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        puzzle = MAZE.generate(rng, size=12, min_path=14, family="obstacles", wall_density=0.3)
+        assert MAZE.shortest_path_length(puzzle) >= 14
+        assert ((puzzle == START).sum(), (puzzle == GOAL).sum()) == (1, 1)
+    open_grid = np.full((3, 4), OPEN, dtype=np.uint8)  # S . . .
+    open_grid[0, 0], open_grid[2, 3] = START, GOAL  # . . . .  several shortest routes
+    routes = []  # two different shortest routes: along the top then down, or down then along
+    for cells in ([(0, 1), (0, 2), (0, 3), (1, 3)], [(1, 0), (2, 0), (2, 1), (2, 2)]):
+        answer = open_grid.copy()
+        for r, c in cells:
+            answer[r, c] = PATH
+        routes.append(answer)
+    assert all(MAZE.verify(open_grid, answer)["exact"] for answer in routes)
+    assert not (routes[0] == routes[1]).all()
+
+
+def test_mixed_sizes_sit_on_a_grid_of_walls():
+    rng = np.random.default_rng(1)
+    sides = set()
+    for _ in range(30):
+        puzzle = MAZE.generate(rng, size=15, min_size=7, min_path=4)
+        assert puzzle.shape == (15, 15) and MAZE.shortest_path_length(puzzle) >= 4
+        open_rows = np.flatnonzero((puzzle != WALL).any(axis=1))
+        sides.add(int(open_rows[-1] - open_rows[0] + 3))  # the inner maze's side
+    assert len(sides) > 2 and all(s % 2 == 1 and 7 <= s <= 15 for s in sides)
+
+
+@pytest.mark.parametrize(
+    "params, words",
+    [
+        ({"family": "spiral"}, "unknown maze family"),
+        ({"wall_density": 0.2}, "wall_density is for the obstacles family"),
+        ({"family": "obstacles", "wall_density": 1.0}, "wall_density must be in"),
+        ({"min_size": 3}, "min_size must be an integer in 5..size"),
+        ({"min_size": 17}, "min_size must be an integer in 5..size"),
+        (
+            {"family": "obstacles", "min_path": 200, "max_tries": 3},
+            "could not generate a 15x15 obstacle grid",
+        ),
+    ],
+)
+def test_family_parameters_are_checked(params, words):
+    with pytest.raises(UserError, match=words):
+        MAZE.generate(np.random.default_rng(0), size=15, **params)

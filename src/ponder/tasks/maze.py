@@ -27,6 +27,7 @@ VOCAB_SIZE = 6
 # Generated maze sides. A model reads size * size tokens: 99 is ~10k, far past HRM's hardest
 # mazes (30x30); the bound turns a typo like 100000001 into an error, not a MemoryError.
 MIN_SIZE, MAX_SIZE = 5, 99
+DEFAULT_WALL_DENSITY = 0.3  # obstacle grids: share of wall cells
 
 _CHAR_TO_TOKEN = {"#": WALL, " ": OPEN, ".": OPEN, "S": START, "G": GOAL, "o": PATH}
 _TOKEN_TO_CHAR = {WALL: "#", OPEN: " ", START: "S", GOAL: "G", PATH: "o"}
@@ -59,10 +60,31 @@ class MazeTask:
         min_path: int = 0,
         loop_fraction: float = 0.0,
         max_tries: int = 1000,
+        family: str | None = None,
+        wall_density: float | None = None,
+        min_size: int | None = None,
     ) -> np.ndarray:
-        """A (size, size) puzzle whose shortest S->G route has at least `min_path` moves
-        (size odd: walls are cells around (size - 1) / 2 rooms a side; size even: the maze
-        of size - 1 with one more wall row and column)."""
+        """A (size, size) puzzle whose shortest S->G route has at least `min_path` moves.
+
+        family "dfs" (default, None): a maze carved by randomised depth-first search, walls
+        as cells (size odd: (size - 1) / 2 rooms a side; size even: the maze of size - 1 with
+        one more wall row and column), `loop_fraction` of the remaining walls knocked out.
+        family "obstacles": every cell a wall with probability `wall_density` (default
+        0.3), in the style of the random-wall grids the HRM paper describes for Maze-Hard;
+        S and G on random open cells; drawn again until the route is long enough.
+        min_size: mazes of mixed sizes in one dataset: each maze's side is drawn from
+        min_size..size (odd sides for dfs) and the maze is placed at a random position on a
+        size x size grid of walls, so one run trains on several sizes at once."""
+        if min_size is not None:
+            return self._smaller_on_walls(rng, size, min_size, min_path=min_path,
+                                          loop_fraction=loop_fraction, max_tries=max_tries,
+                                          family=family, wall_density=wall_density)  # fmt: skip
+        if (family or "dfs") == "obstacles":
+            return self._obstacles(rng, size, min_path, wall_density, max_tries)
+        if family not in (None, "dfs"):
+            raise UserError(f"unknown maze family {family!r}: choose dfs or obstacles")
+        if wall_density is not None:
+            raise UserError("wall_density is for the obstacles family")
         _check_generate_args(size, min_path, loop_fraction, max_tries)
         size, min_path, max_tries = int(size), int(min_path), int(max_tries)
         failure = f"could not generate a {size}x{size} maze with a shortest path of at least {min_path} moves"
@@ -78,6 +100,33 @@ class MazeTask:
             if self.shortest_path_length(puzzle) >= min_path:
                 return puzzle
         raise UserError(f"{failure} in {max_tries} tries")
+
+    def _smaller_on_walls(self, rng, size: int, min_size: int, **params) -> np.ndarray:
+        if not isinstance(min_size, numbers.Integral) or not MIN_SIZE <= min_size <= size:
+            raise UserError(f"min_size must be an integer in {MIN_SIZE}..size ({size}), got {min_size!r}")
+        dfs = (params["family"] or "dfs") == "dfs"
+        sides = [s for s in range(int(min_size), int(size) + 1) if s % 2 == 1 or not dfs]
+        side = sides[int(rng.integers(len(sides)))]
+        inner = self.generate(rng, size=side, **params)
+        top, left = (int(rng.integers(size - side + 1)) for _ in range(2))
+        canvas = np.full((size, size), WALL, dtype=np.uint8)
+        canvas[top : top + side, left : left + side] = inner
+        return canvas
+
+    def _obstacles(self, rng, size, min_path, wall_density, max_tries) -> np.ndarray:
+        density = DEFAULT_WALL_DENSITY if wall_density is None else wall_density
+        _check_generate_args(size, min_path, 0.0, max_tries)
+        if not isinstance(density, numbers.Real) or not 0.0 <= density < 1.0:
+            raise UserError(f"wall_density must be in [0, 1), got {density!r}")
+        size, min_path = int(size), int(min_path)
+        for _ in range(max_tries):
+            puzzle = _scatter(rng, size, float(density))
+            if puzzle is not None and self.shortest_path_length(puzzle) >= min_path:
+                return puzzle
+        raise UserError(
+            f"could not generate a {size}x{size} obstacle grid (wall density {density}) with "
+            f"a shortest path of at least {min_path} moves in {max_tries} tries"
+        )
 
     # ----------------------------------------------------------------- oracle
 
@@ -237,6 +286,18 @@ def _max_open_cells(size: int, loop_fraction: float) -> int:
     separators = 2 * m * (m - 1)
     knocked = round(loop_fraction * (separators - (rooms - 1)))
     return 2 * rooms - 1 + knocked
+
+
+def _scatter(rng: np.random.Generator, size: int, density: float) -> np.ndarray | None:
+    """Random wall cells at `density`, S and G on two random open cells (None if there are
+    fewer than two)."""
+    grid = np.where(rng.random((size, size)) < density, WALL, OPEN).astype(np.uint8)
+    open_cells = np.flatnonzero(grid == OPEN)
+    if len(open_cells) < 2:
+        return None
+    start, goal = rng.choice(open_cells, size=2, replace=False)
+    grid.reshape(-1)[start], grid.reshape(-1)[goal] = START, GOAL
+    return grid
 
 
 def _carve(rng: np.random.Generator, size: int, loop_fraction: float) -> np.ndarray:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from refusals import assert_refused, write_config
-from support import tiny_config, write
+from support import run, tiny_config, write
 
 
 @pytest.fixture
@@ -32,6 +32,13 @@ def base(tiny_maze_dir, tmp_path, monkeypatch) -> Path:
 )
 def test_bench_step_refuses_step_counts_below_range(base, tmp_path, capsys, flags, named):
     assert_refused(["bench", "step", base, *flags], capsys, tmp_path, named)
+
+
+@pytest.mark.parametrize(
+    "flags", [["--steps", "99999999999999999999"], ["--steps", "100001"], ["--warmup", "100001"]]
+)
+def test_bench_step_refuses_step_counts_above_range(base, tmp_path, capsys, flags):
+    assert_refused(["bench", "step", base, *flags], capsys, tmp_path, f"{flags[0]} must be in")
 
 
 # ----- demo ---------------------------------------------------------------------------------
@@ -78,6 +85,43 @@ def test_demo_checks_its_whole_file_before_building_anything(
     demo = write(tmp_path / "configs" / "demo.yaml", text)
     assert_refused(["demo", "--config", demo], capsys, tmp_path, named)
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("where", "named"),
+    [
+        ("runs/demo", "runs/demo is a file, not a directory"),
+        ("runs/demo/a/notes.md", "runs/demo/a: it is not a ponder run directory"),
+        ("runs/demo/comparison.md/x", "runs/demo/comparison.md is a directory"),
+    ],
+)
+def test_demo_checks_where_it_writes_before_building_anything(
+    tiny_maze_dir, tmp_path, capsys, monkeypatch, where, named
+):
+    """The demo replaces its runs (--overwrite): only directories that hold nothing but a
+    run, checked before the dataset is built."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").mkdir()
+    write_config(tmp_path / "configs" / "tiny.yaml", tiny_config(tiny_maze_dir, tmp_path))
+    demo = write(
+        tmp_path / "configs" / "demo.yaml",
+        f"{DATASET}\nruns: {{a: configs/tiny.yaml}}\nout: runs/demo\n",
+    )
+    (tmp_path / where).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / where).write_text("mine")
+    assert_refused(["demo", "--config", demo], capsys, tmp_path, named)
+    assert not (tmp_path / "data").exists()
+
+
+def test_data_check_names_an_empty_path(capsys):
+    """Not "train: split directory not found" (Path("") is the current directory)."""
+    with pytest.raises(SystemExit) as stop:  # argparse refuses an argument by exiting
+        run(["data", "check", ""], capsys)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        "ponder data check: error: argument dir: the path is empty; give one"
+    ]
 
 
 def test_demo_refuses_a_file_that_is_not_utf8(tmp_path, capsys, monkeypatch):

@@ -134,3 +134,80 @@ def test_read_json_file_refuses_repeated_keys_bad_bytes_and_non_objects(tmp_path
     (tmp_path / "bytes.json").write_bytes(b'{"a": "\xff"}')
     with pytest.raises(UserError, match="not UTF-8"):
         read_json_file(tmp_path / "bytes.json")
+
+
+# ----- QA after issue 12 ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        (["train.betas=[2, 3]"], "'train.betas': each beta must be in [0, 1) (got [2, 3])"),
+        (["train.betas=[0.9, 1]"], "'train.betas': each beta must be in [0, 1)"),
+        (["train.betas=[-0.1, 0.9]"], "'train.betas': each beta must be in [0, 1)"),
+        (["model.T=100000"], "model.T must be at most 1024"),
+        (["model.n=1025"], "model.n must be at most 1024"),
+        (["train.N_sup=1025"], "'train.N_sup'"),
+        (["name= "], "config key 'name': a run name must not be empty"),
+    ],
+)
+def test_values_that_used_to_crash_or_run_forever_are_refused(
+    base, tmp_path, capsys, overrides, named
+):
+    assert_refused(["train", base, *overrides], capsys, tmp_path, named)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_every_recursion_count_is_bounded_at_1024():
+    for model, key in [("hrm", "H_cycles"), ("hrm", "L_cycles"), ("poh", "R"), ("trm", "T")]:
+        with pytest.raises(UserError, match=f"model.{key} must be at most 1024, got 1025"):
+            config_from_dict({"model": {"name": model, key: 1025}})
+        assert getattr(config_from_dict({"model": {"name": model, key: 1024}}).model, key) == 1024
+    assert load_config(None, ["train.N_sup=1024"]).train.N_sup == 1024
+
+
+def test_a_suite_dry_run_refuses_betas_torch_would_refuse(base, tmp_path, capsys):
+    suite = write(
+        tmp_path / "s.yaml",
+        "name: s\nruns:\n  a: {config: base.yaml, overrides: ['train.betas=[2, 3]']}\n",
+    )
+    assert_refused(["suite", suite, "--dry-run"], capsys, tmp_path, "'train.betas': each beta")
+
+
+@pytest.mark.parametrize("command", [["train"], ["bench", "step"], ["parity", "base.yaml"]])
+def test_an_empty_config_path_is_named(base, tmp_path, capsys, command):
+    assert_refused([*command, ""], capsys, tmp_path, "the config file path is empty")
+
+
+def test_a_batch_too_large_for_the_machine_is_refused_before_anything_is_allocated(
+    base, tmp_path, capsys, monkeypatch
+):
+    """The memory check counts each example of the batch (inputs, carry, activations),
+    not only the model. Here the machine is made small (64 MiB) so a modest batch stands
+    for global_batch_size=10**9 on a real one: were the check to miss it, the run would
+    still fit and the test would fail, not the machine."""
+    monkeypatch.setattr("ponder.train.sizing.device_memory", lambda device: 64 * 2**20)
+    message = assert_refused(
+        ["train", base, "train.global_batch_size=4096"],
+        capsys,
+        tmp_path,
+        "train.global_batch_size 4096 needs at least",
+        "per example",
+        "make train.global_batch_size smaller",
+    )
+    assert "more than the 0.1 GiB of this cpu device" in message
+    assert not (tmp_path / "runs").exists()
+    code, _, err = run(["train", base, "train.global_batch_size=8"], capsys)
+    assert code == 0, err  # the tiny run itself fits in 64 MiB by the estimate
+
+
+def test_the_batch_is_split_across_ranks(tiny_maze_dir, tmp_path, monkeypatch):
+    import torch
+
+    from ponder.runs import open_run_data
+    from ponder.train.sizing import check_model_fits
+
+    monkeypatch.setattr("ponder.train.sizing.device_memory", lambda device: 64 * 2**20)
+    config = tiny_config(tiny_maze_dir, tmp_path / "x", train={"global_batch_size": 4096})
+    spec = open_run_data(config)[0].spec
+    with pytest.raises(UserError, match="4,096 examples per device"):
+        check_model_fits(config, spec, torch.device("cpu"))
+    check_model_fits(config, spec, torch.device("cpu"), world_size=512)  # 8 per rank

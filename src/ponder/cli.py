@@ -127,11 +127,18 @@ def _add_data(sub) -> None:
     build.add_argument("--test", type=int, default=None, help="puzzles (default 500; arc: all)")
     build.add_argument("--min-path", type=int, default=None, help="maze only")
     build.add_argument("--loop-fraction", type=float, default=None, help="maze only")
+    build.add_argument("--min-size", type=int, default=None,
+                       help="maze only: mixed sizes, each maze min-size..size a side on a size x size grid of walls")  # fmt: skip
+    build.add_argument("--family", choices=["dfs", "obstacles"], default=None,
+                       help="maze only: carved DFS mazes (default) or random obstacle grids")  # fmt: skip
+    build.add_argument("--wall-density", type=float, default=None,
+                       help="maze --family obstacles: share of wall cells (default 0.3)")  # fmt: skip
     build.add_argument(
         "--canvas", type=int, default=None, help="routing only: pad the city to this side"
     )
     build.add_argument("--seed", type=int, default=0)
-    build.add_argument("--aug", choices=["dihedral"], default=None)
+    build.add_argument("--aug", default=None,
+                       help="maze: dihedral; sudoku: N augmented views per training puzzle")  # fmt: skip
     build.add_argument("--overwrite", action="store_true")
     fewshot = build.add_argument_group("few-shot tasks (skills, arc)")
     fewshot.add_argument(
@@ -144,7 +151,8 @@ def _add_data(sub) -> None:
         "--overfit", action="store_true", help="skills: test on the training tasks"
     )
     fewshot.add_argument("--source", default=None,
-                         help="arc: arcagi1 (default), arcagi2 or a JSON path")  # fmt: skip
+                         help="arc: arcagi1 (default), arcagi2 or a JSON path; "
+                         "sudoku: a Sudoku-Extreme CSV or a folder with train.csv and test.csv")  # fmt: skip
     fewshot.add_argument(
         "--views", type=int, default=None, help="arc: augmented views per training task (default 8)"
     )
@@ -154,17 +162,36 @@ def _add_data(sub) -> None:
     fewshot.add_argument("--no-translate", action="store_true", help="arc: no translation")
     fewshot.add_argument("--no-eval-demos", action="store_true",
                          help="arc: keep evaluation tasks' demonstrations out of training")  # fmt: skip
+    sudoku = build.add_argument_group("sudoku")
+    sudoku.add_argument("--clues", type=int, default=None,
+                        help="givens per generated puzzle (default: as few as stay unique)")  # fmt: skip
+    sudoku.add_argument("--min-rating", type=int, default=None,
+                        help="least difficulty: the solver's guesses, or the CSV's rating column")  # fmt: skip
+    sudoku.add_argument("--subsample", type=int, default=None,
+                        help="with --source: training puzzles drawn (seeded) from the CSV")  # fmt: skip
     build.set_defaults(handler=_data_build)
     check = data.add_parser("check", help="validate a dataset directory")
-    check.add_argument("dir", type=Path)
+    check.add_argument("dir", type=_input_path)
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=_data_check)
+    imp = data.add_parser(
+        "import",
+        help="a file of your own puzzles (blank-line separated, the task's text format) as a dataset",
+    )
+    imp.add_argument("task")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--out", required=True)
+    imp.add_argument("--train-fraction", type=float, default=0.0,
+                     help="share of the puzzles for the train split (default 0: all are test)")  # fmt: skip
+    imp.add_argument("--seed", type=int, default=0, help="which puzzles go to train")
+    imp.add_argument("--overwrite", action="store_true")
+    imp.set_defaults(handler=_data_import)
     show = data.add_parser(
         "show",
         help="print one example in its task's file format",
         description="Print one example of a dataset as a file `ponder oracle`, `verify` and "
         "`solve` read: maze and routing puzzles in their text format, few-shot tasks (skills, "
-        "arc) as ARC JSON with the test outputs the dataset stores.",
+        "arc) as ARC JSON without the test outputs (--answer prints those).",
     )
     show.add_argument("dir", type=Path)
     show.add_argument("--split", choices=["train", "test"], default="test")
@@ -173,6 +200,14 @@ def _add_data(sub) -> None:
     show.add_argument("--answer", action="store_true",
                       help="print the stored answer (the format `verify` reads)")  # fmt: skip
     show.set_defaults(handler=_data_show)
+
+
+def _input_path(text: str) -> Path:
+    """A path argument; refused when empty, as Path("") would quietly mean the current
+    directory and the error would then name something the user never gave."""
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty; give one")
+    return Path(text)
 
 
 def _output_path(text: str | None, flag: str) -> Path | None:
@@ -186,16 +221,22 @@ def _output_path(text: str | None, flag: str) -> Path | None:
 
 
 # Options only some tasks take; given to another task they are refused, not ignored.
-_GRID_OPTIONS = ("size", "aug", "min_path", "loop_fraction", "canvas")  # build_dataset checks each
+_GRID_OPTIONS = (
+    "size", "aug", "min_path", "loop_fraction", "canvas", "family", "wall_density", "min_size",
+)  # fmt: skip  # build_dataset checks each
 _FEWSHOT_OPTIONS = {
     "skills": ("size", "demos", "unseen", "overfit"),
     "arc": ("source", "views", "test_views", "no_translate", "no_eval_demos"),
 }
 
 
+_SUDOKU_OPTIONS = ("size", "aug", "clues", "min_rating", "source", "subsample")
+
+
 def _refuse_options_not_taken(args) -> None:
-    allowed = _FEWSHOT_OPTIONS.get(args.task, _GRID_OPTIONS)
-    every = {*_GRID_OPTIONS, *(o for options in _FEWSHOT_OPTIONS.values() for o in options)}
+    allowed = {**_FEWSHOT_OPTIONS, "sudoku": _SUDOKU_OPTIONS}.get(args.task, _GRID_OPTIONS)
+    every = {*_GRID_OPTIONS, *_SUDOKU_OPTIONS}
+    every |= {o for options in _FEWSHOT_OPTIONS.values() for o in options}
     given = [o for o in sorted(every - set(allowed)) if getattr(args, o) not in (None, False)]
     if given:
         flags = ", ".join("--" + o.replace("_", "-") for o in given)
@@ -209,11 +250,16 @@ def _data_build(args) -> int:
     args.out = _output_path(args.out, "--out")
     if args.task in ("skills", "arc"):
         return _data_build_fewshot(args)
+    if args.task == "sudoku":
+        return _data_build_sudoku(args)
     given = {
         "size": args.size,
         "min_path": args.min_path,
         "loop_fraction": args.loop_fraction,
         "canvas": args.canvas,
+        "family": args.family,
+        "wall_density": args.wall_density,
+        "min_size": args.min_size,
     }
     out = build_dataset(
         args.task,
@@ -254,11 +300,60 @@ def _data_build_fewshot(args) -> int:
     return 0
 
 
+def _data_build_sudoku(args) -> int:
+    from ponder.data.sudoku_build import build_sudoku_dataset, import_sudoku_csv
+
+    aug = _sudoku_views(args.aug)
+    common = dict(seed=args.seed, aug=aug, overwrite=args.overwrite)
+    common["min_rating"] = 0 if args.min_rating is None else args.min_rating
+    if args.source is not None:
+        if args.train is not None:
+            raise UserError("with --source, --subsample sets the training puzzles, not --train")
+        if args.clues is not None or args.size not in (None, 9):
+            raise UserError("--source imports 9x9 Sudoku-Extreme as it is: no --clues or --size")
+        out = import_sudoku_csv(
+            Path(args.source), args.out, subsample=args.subsample, test=args.test, **common
+        )
+    else:
+        if args.subsample is not None:
+            raise UserError("--subsample draws from --source; generated puzzles take --train")
+        out = build_sudoku_dataset(
+            args.out, train=2000 if args.train is None else args.train,
+            test=500 if args.test is None else args.test,
+            size=9 if args.size is None else args.size, clues=args.clues, **common,
+        )  # fmt: skip
+    print(f"dataset ready: {out}")
+    return 0
+
+
+def _sudoku_views(text: str | None) -> int:
+    """--aug for sudoku: a whole number of augmented views per training puzzle."""
+    if text is None:
+        return 0
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(
+            f"--aug for sudoku is a number of augmented views per training puzzle, got {text!r}"
+        ) from None
+
+
 def _data_check(args) -> int:
     from ponder.data import check_dataset, format_summary
 
     summary = check_dataset(args.dir)
     print(json.dumps(summary, indent=2, default=str) if args.json else format_summary(summary))
+    return 0
+
+
+def _data_import(args) -> int:
+    from ponder.data.imports import import_puzzles
+
+    out = import_puzzles(
+        args.task, args.file, _output_path(args.out, "--out"), seed=args.seed,
+        train_fraction=args.train_fraction, overwrite=args.overwrite,
+    )  # fmt: skip
+    print(f"dataset ready: {out}")
     return 0
 
 
@@ -397,6 +492,7 @@ def _add_eval_solve(sub) -> None:
     solve.add_argument("run_dir", type=Path)
     solve.add_argument("file", type=Path)
     solve.add_argument("--png", default=None)
+    solve.add_argument("--overwrite", action="store_true", help="replace an existing --png file")
     solve.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
     solve.add_argument("--segments", type=_segments, default=None, metavar="N|auto",
                        help="segments to think (default: the run's N_sup); auto: until it halts")  # fmt: skip
@@ -439,7 +535,7 @@ def _solve(args) -> int:
 
     png = _output_path(args.png, "--png")
     if png is not None:  # before the model runs: refuse a path it could not write
-        check_output_file(png, "--png")
+        check_output_file(png, "--png", overwrite=args.overwrite, inputs=(args.file,))
     run = load_run(args.run_dir, device=args.device)
     result = solve_file(run, args.file, png=png, segments=args.segments)
     print(result["ascii"], end="")
@@ -501,6 +597,7 @@ def _add_parity(sub) -> None:
     parity.add_argument("--tolerance", type=float, default=0.10)
     parity.add_argument("--accept-closest", action="store_true")
     parity.add_argument("--out", help="write the resized candidate config here")
+    parity.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     parity.set_defaults(handler=_parity)
 
 
@@ -516,7 +613,8 @@ def _parity(args) -> int:
         raise UserError(f"--tolerance must be between 0 and 1, got {args.tolerance}")
     args.out = _output_path(args.out, "--out")
     if args.out is not None:
-        check_output_file(args.out, "--out")
+        inputs = (Path(args.reference), Path(args.candidate))
+        check_output_file(args.out, "--out", overwrite=args.overwrite, inputs=inputs)
         if not args.out.parent.is_dir():
             raise UserError(f"--out directory not found: {args.out.parent}")
     reference, candidate = load_config(args.reference), load_config(args.candidate)

@@ -38,6 +38,10 @@ SEED_MAX = 2**32 - 1
 # the model on the meta device to estimate its memory can never overflow a tensor size.
 MAX_MODEL_INT = 2**20
 MAX_EXPANSION = 1024.0  # the SwiGLU width factor (papers: 4)
+# Recursion counts and supervision segments (T, n, H_cycles, L_cycles, R, N_sup) are at most
+# this: each is a loop run every step, and the papers use 16 at most.
+MAX_RECURSION = 1024
+RECURSION_KEYS = ("T", "n", "H_cycles", "L_cycles", "R", "controller_T")
 
 
 class DataConfig(FrozenConfig):
@@ -156,7 +160,7 @@ class TrainConfig(FrozenConfig):
     """adamw: decoupled weight decay; adam: torch Adam (L2 weight decay, the sequence-model
     scripts' choice); adam_atan2: Adam-atan2 (the TRM recipe)."""
     betas: tuple[float, float] = (0.9, 0.95)
-    """Adam's (beta1, beta2), for the puzzle-embedding optimizer too."""
+    """Adam's (beta1, beta2), each in [0, 1), for the puzzle-embedding optimizer too."""
     weight_decay: float = Field(0.1, ge=0)
     """Weight decay of the weight matrices."""
     vector_weight_decay: float | None = Field(None, ge=0)
@@ -183,7 +187,7 @@ class TrainConfig(FrozenConfig):
     keep_top_k: int = Field(0, ge=0)
     """Keep the k checkpoints with the lowest eval val_loss (checkpoints/val-*.safetensors)
     besides last and best; 0: off. Few-shot evaluations report val_loss."""
-    N_sup: int = Field(16, gt=0)
+    N_sup: int = Field(16, gt=0, le=MAX_RECURSION)
     """Max supervision segments per example (paper N_sup)."""
     halting: HaltRule = "trm"
     """ACT halting rule (ponder.models.halting): "none" runs all N_sup segments; "trm" halts
@@ -194,6 +198,13 @@ class TrainConfig(FrozenConfig):
     halt_exploration_prob: float = Field(0.1, ge=0, le=1)
     """Probability that an example draws a random minimum of segments in [2, N_sup]
     (HRM/TRM exploration)."""
+    random_depth: bool = False
+    """Each fresh example gets a number of segments drawn from 1..N_sup (training for
+    extrapolation: the answer must be good at every depth, not only at N_sup)."""
+    progressive_segments: int = Field(0, ge=0, le=1024)
+    """DeepThinking's progressive loss in segment form: each fresh example first runs
+    k ~ U{0..this} segments without gradient or loss (0: off), so the model learns to go on
+    from states it reached itself."""
     ema: bool = False
     """Keep an exponential moving average of the weights; evaluation uses it and
     checkpoints hold it."""
@@ -227,6 +238,14 @@ class TrainConfig(FrozenConfig):
         if cur.threshold is not None and self.eval_every == 0:
             raise ValueError("curriculum.threshold needs eval_every > 0 to measure accuracy")
         return self
+
+    @field_validator("betas")
+    @classmethod
+    def _betas_torch_takes(cls, betas: tuple[float, float]) -> tuple[float, float]:
+        """torch.optim refuses a beta outside [0, 1), at the first step; refuse it here."""
+        if not all(0 <= beta < 1 for beta in betas):
+            raise ValueError("each beta must be in [0, 1)")
+        return betas
 
     @field_validator("halting", mode="before")
     @classmethod
@@ -299,6 +318,8 @@ class RunConfig(FrozenConfig):
     def _model_sizes_in_range(self) -> RunConfig:
         for key, value in _model_numbers(self.model):
             limit = MAX_EXPANSION if key.endswith("expansion") else MAX_MODEL_INT
+            if key.split(".")[-1] in RECURSION_KEYS:
+                limit = MAX_RECURSION
             if value > limit:
                 raise ValueError(f"model.{key} must be at most {limit}, got {value}")
         return self
@@ -372,6 +393,8 @@ def _attention_shape(model: BaseModel) -> tuple[bool, int]:
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> RunConfig:
     """Load a YAML preset (or the defaults when path is None) and apply dotted overrides."""
     raw: dict[str, Any] = {}
+    if path is not None and not str(path):  # Path("") would read as the current directory
+        raise UserError("the config file path is empty; give a YAML file")
     if path is not None:
         raw = _read_yaml(Path(path))
     for item in overrides:
@@ -419,7 +442,9 @@ def _parse_override(item: str) -> tuple[str, Any]:
         raise UserError(f"override '{item}' must look like key=value (for example train.lr=1e-3)")
     key, text = item.split("=", 1)
     try:
-        value = yaml.safe_load(text) if text else ""
+        # Blank text stays text (YAML would read `name= ` as null): the key then says
+        # what it needs, e.g. "a run name must not be empty".
+        value = yaml.safe_load(text) if text.strip() else text
     except yaml.YAMLError:
         value = text
     return key.strip(), value

@@ -1,8 +1,10 @@
 """`make demo`: build mazes, train TRM and the direct baseline at equal parameters, judge
 both on held-out mazes, print a side-by-side table and draw solved mazes.
 
-The whole demo file and every run's config are checked before the dataset is built, so a
-mistake in the file costs nothing and leaves nothing behind.
+The whole demo file, every run's config and every place the demo writes to (the run
+directories, which it replaces only if they hold nothing but a run, and its output files)
+are checked before the dataset is built, so a mistake costs nothing and leaves nothing
+behind.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from ponder.errors import UserError
 from ponder.eval.evaluate import format_side_by_side
 from ponder.eval.run import evaluate_run
 from ponder.experiments.schema import parse_schema
-from ponder.fileio import atomic_write_text, read_json_file, read_yaml_file
+from ponder.fileio import atomic_write_text, check_output_file, read_json_file, read_yaml_file
 from ponder.models.base import FrozenConfig
 from ponder.runs import load_run
+from ponder.train.rundir import check_run_dir
 
 DEFAULT_DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
+# In the demo's `out`, beside the runs; the last only with an `extrapolate:` section.
+OUTPUT_FILES = ("comparison.md", "solved_mazes.png", "solved_larger.png")
 
 
 class DemoDataset(FrozenConfig):
@@ -49,10 +54,31 @@ class DemoDataset(FrozenConfig):
         return dict(self.model_extra or {})
 
 
+class DemoExtrapolate(FrozenConfig):
+    """`extrapolate:` of a demo file: after the comparison, the named run solves larger
+    puzzles of the same task by thinking longer, and a few are drawn."""
+
+    run: str
+    out: str = Field(min_length=1)  # the larger puzzles' dataset, from the repository root
+    size: int = Field(gt=0)
+    min_path: int = Field(0, ge=0)
+    count: int = Field(gt=0, le=1000)  # puzzles judged
+    segments: int = Field(gt=0, le=1024)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
+    draw: int = Field(6, ge=0, le=64)
+
+
 class DemoSpec(FrozenConfig):
     dataset: DemoDataset
     runs: dict[str, str] = Field(min_length=1)  # run name -> preset, from the repository root
     out: str = Field(min_length=1)
+    extrapolate: DemoExtrapolate | None = None
+
+    @model_validator(mode="after")
+    def _extrapolate_names_a_run(self) -> DemoSpec:
+        if self.extrapolate is not None and self.extrapolate.run not in self.runs:
+            raise ValueError(f"extrapolate.run '{self.extrapolate.run}' is not one of the runs")
+        return self
 
 
 def read_demo_spec(path: Path) -> DemoSpec:
@@ -69,6 +95,7 @@ def run_demo(path: str | Path | None = None) -> dict[str, dict]:
     data_dir, out = base / spec.dataset.out, base / spec.out
     configs = {name: _run_config(demo_path, base, name, preset, data_dir, out)
                for name, preset in spec.runs.items()}  # fmt: skip
+    _check_outputs(out, configs)
     ds = spec.dataset
     print(f"[demo] building {ds.task} dataset in {data_dir}", flush=True)
     build_dataset(
@@ -81,7 +108,31 @@ def run_demo(path: str | Path | None = None) -> dict[str, dict]:
         run_dir = train(config, overwrite=True)
         reports[name] = judge_run(run_dir)
     _finish(out, reports)
+    if spec.extrapolate is not None:
+        more = spec.extrapolate
+        reports["larger"] = solve_larger(more, base, configs[more.run].resolved_run_dir(), out)
     return reports
+
+
+def solve_larger(more: DemoExtrapolate, base: Path, run_dir: Path, out: Path) -> dict:
+    """The run, trained on the demo's small puzzles, judged on `more.count` larger ones at
+    `more.segments` segments (exact by depth on the way); draws `more.draw` of them."""
+    from ponder.eval.evaluate import write_samples_png
+
+    data_dir = base / more.out
+    print(f"[demo] solving {more.count} {more.size}x{more.size} mazes with {run_dir.name}, "
+          f"trained on smaller ones, thinking up to {more.segments} segments", flush=True)  # fmt: skip
+    build_dataset("maze", data_dir, train=1, test=more.count, seed=more.seed, size=more.size,
+                  min_path=more.min_path)  # fmt: skip
+    run = load_run(run_dir, data_dir)
+    depth = run.objective.depth(run.runtime.device, segments=more.segments)
+    with run.runtime.autocast():
+        judged = run.objective.judge(run.model, run.data, depth)
+    png = write_samples_png(run.data.task, run.data.test, judged.predictions, judged.details,
+                            out / OUTPUT_FILES[2], more.draw)  # fmt: skip
+    curve = ", ".join(f"{s}: {100 * e:.1f}%" for s, e in judged.report["exact_by_segments"].items())
+    print(f"[demo] {more.size}x{more.size} exact by segments: {curve}; drawn in {png}")
+    return judged.report
 
 
 def _run_config(
@@ -95,6 +146,15 @@ def _run_config(
         raise UserError(f"{demo_path}: run {name}: {err}") from None
 
 
+def _check_outputs(out: Path, configs: dict[str, RunConfig]) -> None:
+    """Every run directory may be replaced (it is new, or holds nothing but a run) and the
+    demo's own files may be written, before anything is."""
+    for config in configs.values():
+        check_run_dir(config.resolved_run_dir(), overwrite=True)
+    for name in OUTPUT_FILES:
+        check_output_file(out / name, "demo output", overwrite=True)
+
+
 def judge_run(run_dir: Path) -> dict:
     report = evaluate_run(load_run(run_dir))
     summary = read_json_file(run_dir / "summary.json")
@@ -106,8 +166,8 @@ def judge_run(run_dir: Path) -> dict:
 def _finish(out: Path, reports: dict[str, dict]) -> None:
     table = format_side_by_side(reports)
     print("\n" + table)
-    atomic_write_text(out / "comparison.md", table + "\n")
+    comparison, png = (out / name for name in OUTPUT_FILES[:2])
+    atomic_write_text(comparison, table + "\n")
     first = next(iter(reports.values()))
-    png = out / "solved_mazes.png"
     shutil.copyfile(first["files"]["samples"], png)
-    print(f"\n[demo] table in {out / 'comparison.md'}; solved mazes in {png}")
+    print(f"\n[demo] table in {comparison}; solved mazes in {png}")

@@ -3,11 +3,13 @@ clear error, and write a file atomically so a killed process never leaves half o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
 import os
-from collections.abc import Hashable
+import stat
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +32,51 @@ def read_text_file(path: Path) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary sibling, fsync, then rename onto `path`."""
-    tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
+    """Write `text` to `path` through a temporary sibling (see atomic_output)."""
+    with atomic_output(Path(path)) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` for the block to write; renamed onto `path` (after an
+    fsync) when the block succeeds and removed when it fails, so a reader sees the old file
+    or the new one, never half of one.
+
+    A symlink at `path` is written through: the file it names is replaced and the link
+    stays. A new file gets the mode the umask gives (mkstemp's 0600 would hide it from the
+    user's group); a replaced one keeps its mode. UserError when `path` is not a regular
+    file (a directory, a device, a fifo) or its folder refuses a new file (/proc)."""
+    target = _regular_file_target(Path(path))
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        tmp.unlink(missing_ok=True)  # a killed writer's, whose mode O_CREAT would keep
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # & ~umask
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}") from None
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)  # the writer may have closed its file without fsync
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if target.exists():
+            os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+        os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _regular_file_target(path: Path) -> Path:
+    """The file a write to `path` replaces: `path`, or the file its symlink names."""
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if target.is_dir():
+        raise UserError(f"{path} is a directory; give a file name")
+    if target.exists() and not target.is_file():
+        raise UserError(f"{path} is not a regular file (a device, fifo or socket)")
+    return target
 
 
 # ----- strict YAML and JSON: every config, dataset, run, suite and demo file is read here ------
@@ -142,12 +178,23 @@ def _strict_yaml_loader() -> type:
     return StrictLoader
 
 
-def check_output_file(path: Path, what: str) -> None:
-    """UserError unless a file can be written at `path` (`what` names it, e.g. "--png"):
-    it must not be a directory, and nothing above it may be a file."""
+def check_output_file(
+    path: Path, what: str, *, overwrite: bool = False, inputs: tuple[Path, ...] = ()
+) -> None:
+    """UserError unless the user's output file `path` (`what` names it, e.g. "--png") may be
+    written: it must not be a directory or anything but a regular file, nor one of the
+    command's `inputs`, nor an existing file unless `overwrite`; nothing above it may be a
+    file."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{what} {path} is a directory; give a file name")
+    if path.exists() and not path.is_file():
+        raise UserError(f"{what} {path} is not a regular file (a device, fifo or socket)")
+    for source in inputs:
+        if path.exists() and Path(source).exists() and os.path.samefile(path, source):
+            raise UserError(f"{what} {path} is the input file {source}; give another name")
+    if path.exists() and not overwrite:
+        raise UserError(f"{what} {path} already exists; pass --overwrite to replace it")
     _check_parents(path, what)
 
 
@@ -161,6 +208,34 @@ def check_output_dir(path: Path, what: str) -> None:
     if path.exists() and not path.is_dir():
         raise UserError(f"{what} {path} is a file, not a directory")
     _check_parents(path, what)
+
+
+def first_foreign(
+    root: Path, ours: Callable[[Path, bool], bool], _under: Path = Path(".")
+) -> Path | None:
+    """The first entry under `root` (relative to it, in sorted depth-first order) that
+    `ours(relative path, is_dir)` does not claim, or None. Everything but plain files and
+    directories is foreign (ponder never writes a link); inside a directory ours claims,
+    the walk goes on; inside a foreign one, its first file is named, as what a user would
+    miss."""
+    for entry in sorted((Path(root) / _under).iterdir()):
+        relative = _under / entry.name
+        is_dir = entry.is_dir() and not entry.is_symlink()
+        plain = is_dir or (entry.is_file() and not entry.is_symlink())
+        if not (plain and ours(relative, is_dir)):
+            return relative / _first_file(entry) if is_dir else relative
+        inner = first_foreign(root, ours, relative) if is_dir else None
+        if inner is not None:
+            return inner
+    return None
+
+
+def _first_file(directory: Path) -> Path:
+    """The first non-directory under `directory`, relative to it ('.' if there is none)."""
+    for entry in sorted(directory.rglob("*")):
+        if not entry.is_dir() or entry.is_symlink():
+            return entry.relative_to(directory)
+    return Path(".")
 
 
 def _check_parents(path: Path, what: str) -> None:

@@ -27,12 +27,15 @@ SLOW_BUILD = ["-m", "ponder", "data", "build", "maze", "--size", "15", "--train"
 SMALL = {"train": 4, "test": 2, "seed": 0, "size": 7}
 
 
-def snapshot(root: Path) -> dict[str, bytes | None]:
+def snapshot(root: Path) -> dict[str, bytes | str | None]:
     """Every path under root with its bytes (None for a directory)."""
-    return {
-        str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
-        for p in sorted(root.rglob("*"))
-    }
+    return {str(p.relative_to(root)): _content(p) for p in sorted(root.rglob("*"))}
+
+
+def _content(path: Path) -> bytes | str | None:
+    if path.is_dir():
+        return None
+    return path.read_bytes() if path.is_file() else "special"  # a fifo: reading would wait
 
 
 def assert_refused(code: int, err: str, *words: str) -> None:
@@ -292,3 +295,181 @@ def test_task_options_refused(in_tmp: Path, capsys, args: list, words: str) -> N
 def test_negative_counts_and_seeds_refused(in_tmp: Path, capsys, task: str, option: str) -> None:
     words = f"{option[2:]} must be"
     refused(in_tmp, capsys, ["data", "build", task, option, "-1", "--out", "d"], words)
+
+
+@pytest.mark.parametrize("task", ["maze", "routing", "skills", "arc"])
+def test_a_seed_train_could_not_take_is_refused(in_tmp: Path, capsys, task: str) -> None:
+    """Capped as `train` caps config's seed (0..2**32-1), not accepted at any size."""
+    args = ["data", "build", task, "--seed", str(2**32), "--out", "d"]
+    refused(in_tmp, capsys, args, "seed must be in 0..4294967295")
+
+
+# ----- QA after issue 12 ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "user_file", ["train/extra/m.txt", "test/notes.txt", "train/all__inputs.npy.bak"]
+)
+def test_overwrite_keeps_a_users_file_at_any_depth_of_a_dataset(
+    in_tmp: Path, capsys, user_file: str
+) -> None:
+    root = build_dataset("maze", in_tmp / "d", **SMALL)
+    (root / user_file).parent.mkdir(parents=True, exist_ok=True)
+    (root / user_file).write_text("mine")
+    args = [*MAZE, "--seed", "5", "--out", root, "--overwrite"]
+    refused(in_tmp, capsys, args, "refusing to replace", f"'{user_file}'")
+
+
+def test_overwrite_replaces_every_kind_of_dataset_file(in_tmp: Path, capsys) -> None:
+    """The walk knows a few-shot dataset's files too (tasks.json, demo arrays, sets)."""
+    from ponder.data.fewshot_build import build_skills_dataset
+
+    root = build_skills_dataset(
+        in_tmp / "s", train=14, test=2, unseen=2, seed=0, demos=3, max_size=6
+    )
+    code, _, err = run([*MAZE, "--out", root, "--overwrite"], capsys)
+    assert code == 0, err
+    assert json.loads((root / "ponder.json").read_text())["task"] == "maze"
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "words"),
+    [
+        (
+            "file",
+            ["solve", "runs/x", "maze.txt", "--png", "keep.yaml"],
+            "--png keep.yaml already exists; pass --overwrite",
+        ),
+        (
+            "file",
+            ["parity", "a.yaml", "b.yaml", "--out", "keep.yaml"],
+            "--out keep.yaml already exists",
+        ),
+        (
+            "file",
+            ["solve", "runs/x", "keep.yaml", "--png", "keep.yaml", "--overwrite"],
+            "--png keep.yaml is the input file keep.yaml",
+        ),
+        (
+            "file",
+            ["parity", "keep.yaml", "b.yaml", "--out", "keep.yaml", "--overwrite"],
+            "--out keep.yaml is the input file keep.yaml",
+        ),
+        (
+            "link",
+            ["parity", "a.yaml", "keep.yaml", "--out", "link.yaml", "--overwrite"],
+            "--out link.yaml is the input file keep.yaml",
+        ),
+        (
+            "fifo",
+            ["solve", "runs/x", "maze.txt", "--png", "fifo", "--overwrite"],
+            "--png fifo is not a regular file",
+        ),
+        (
+            "fifo",
+            ["parity", "a.yaml", "b.yaml", "--out", "fifo", "--overwrite"],
+            "--out fifo is not a regular file",
+        ),
+    ],
+)
+def test_output_files_are_never_replaced_unasked(
+    in_tmp: Path, capsys, make: str, args: list, words: str
+) -> None:
+    """Refused before any work: an existing file needs --overwrite, an input file or
+    anything but a regular file (a device, a fifo) is never replaced."""
+    (in_tmp / "keep.yaml").write_text("mine: true\n")
+    if make == "link":
+        (in_tmp / "link.yaml").symlink_to("keep.yaml")
+    if make == "fifo":
+        os.mkfifo(in_tmp / "fifo")
+    refused(in_tmp, capsys, args, words)
+
+
+def test_parity_overwrite_writes_through_a_symlink(in_tmp: Path, capsys, tiny_maze_dir) -> None:
+    """--overwrite replaces the file a link names and keeps the link, and the mode of the
+    file it replaced."""
+    from refusals import write_config
+    from support import tiny_config
+
+    for name in ("ref.yaml", "cand.yaml"):
+        write_config(in_tmp / name, tiny_config(tiny_maze_dir, in_tmp / "r"))
+    (in_tmp / "target.yaml").write_text("old: true\n")
+    (in_tmp / "target.yaml").chmod(0o640)
+    (in_tmp / "link.yaml").symlink_to("target.yaml")
+    args = ["parity", "ref.yaml", "cand.yaml", "--out", "link.yaml", "--overwrite"]
+    code, _, err = run(args + ["--accept-closest"], capsys)
+    assert code == 0, err
+    assert (in_tmp / "link.yaml").is_symlink()
+    assert "model:" in (in_tmp / "target.yaml").read_text()
+    assert (in_tmp / "target.yaml").stat().st_mode & 0o777 == 0o640
+
+
+def test_atomic_writes_follow_the_umask(tmp_path: Path) -> None:
+    from ponder.fileio import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+        os.umask(0o077)
+        atomic_write_text(tmp_path / "b.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    assert (tmp_path / "b.txt").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_png_is_written_with_the_umask_and_through_a_link(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from ponder.tasks.grids import save_figure_atomic
+
+    (tmp_path / "target.png").write_bytes(b"old")
+    (tmp_path / "link.png").symlink_to("target.png")
+    old = os.umask(0o022)
+    try:
+        save_figure_atomic(Figure(), tmp_path / "new.png")
+        save_figure_atomic(Figure(), tmp_path / "link.png")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.png").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "link.png").is_symlink()
+    assert (tmp_path / "target.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.png", "new.png", "target.png"]
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_atomic_writes_replace_only_a_regular_file(tmp_path: Path, kind: str) -> None:
+    from ponder.fileio import atomic_write_text
+
+    path = tmp_path / "out"
+    path.mkdir() if kind == "directory" else os.mkfifo(path)
+    with pytest.raises(UserError, match="out is (a directory|not a regular file)"):
+        atomic_write_text(path, "x")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert path.is_dir() == (kind == "directory")
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_a_folder_that_refuses_new_files_is_one_line(tmp_path: Path) -> None:
+    """`solve --png /proc/x.png`: /proc is a directory, but no file can be made in it."""
+    from matplotlib.figure import Figure
+
+    from ponder.tasks.grids import save_figure_atomic
+
+    with pytest.raises(UserError, match="cannot write /proc/x.png"):
+        save_figure_atomic(Figure(), Path("/proc/x.png"))
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_solve_png_in_a_folder_that_refuses_files(tmp_path: Path, capsys, tiny_maze_dir) -> None:
+    """It passes the early checks (/proc is a directory), so the model runs; the write
+    then fails in one line, not a FileNotFoundError on the temporary file."""
+    from support import tiny_config
+
+    from ponder.train.launch import train
+
+    run_dir = train(tiny_config(tiny_maze_dir, tmp_path / "run", train={"steps": 2}), quiet=True)
+    capsys.readouterr()  # training's progress lines
+    puzzle = tmp_path / "maze.txt"
+    puzzle.write_text(run(["data", "show", tiny_maze_dir], capsys)[1])
+    refused(tmp_path, capsys, ["solve", run_dir, puzzle, "--png", "/proc/x.png"], "cannot write")

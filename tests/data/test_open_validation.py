@@ -136,6 +136,16 @@ def _stale_hash(root: Path) -> None:
     _edit_json(root / "test" / "dataset.json", mean_puzzle_examples=2.0)
 
 
+def _seed_nan(root: Path) -> None:
+    path = root / "ponder.json"
+    path.write_text(path.read_text().replace('"seed": 0', '"seed": NaN'))
+
+
+def _inputs_a_directory(root: Path) -> None:
+    (root / "train" / "all__inputs.npy").unlink()
+    (root / "train" / "all__inputs.npy").mkdir()
+
+
 MAZE_CORRUPTIONS = {
     "short labels": (_short_labels, "train: labels has shape [16, 48], expected [N, 49]"),
     "vocab_size below the tokens": (_vocab_below_tokens, "holds token 4, outside [0, 4)"),
@@ -162,6 +172,25 @@ MAZE_CORRUPTIONS = {
     ),
     "random bytes for an array": (_random_bytes, "all__labels.npy: not a readable .npy array file"),
     "files changed after the build": (_stale_hash, "content_hash does not match the files"),
+    # QA after issue 12: data check refused these but train and eval opened them, or all
+    # three accepted them, or named the wrong problem.
+    "identifiers.json cut short": (
+        lambda r: (r / "identifiers.json").write_text("{"),
+        "identifiers.json: invalid JSON",
+    ),
+    "seed NaN in ponder.json": (_seed_nan, "ponder.json: 'seed' must be an integer in 0.."),
+    "params a string in ponder.json": (
+        lambda r: _edit_json(r / "ponder.json", params="x"),
+        "ponder.json: 'params' must be a mapping of task parameters, got 'x'",
+    ),
+    "a float param NaN in ponder.json": (
+        lambda r: _edit_json(r / "ponder.json", params={"size": 7, "loop_fraction": float("nan")}),
+        "ponder.json: 'params.loop_fraction' must be a finite number",
+    ),
+    "an array path that is a directory": (
+        _inputs_a_directory,
+        "all__inputs.npy is a directory, not a .npy array file",
+    ),
 }
 
 

@@ -154,3 +154,27 @@ def test_train_refuses_a_dataset_json_that_is_not_utf8(tiny_maze_dir, tmp_path, 
         ["train", preset, f"run_dir={tmp_path / 'run'}"], capsys, tmp_path, "dataset.json"
     )
     assert not (tmp_path / "run").exists()
+
+
+# ----- QA after issue 12 ----------------------------------------------------------------------
+def test_resume_refuses_a_step_past_the_run(run_copy, tmp_path, capsys):
+    """A step of 10**30 passed the checks and ended in TensorBoard's "Value out of range"."""
+    damage_checkpoints(run_copy, _set_state("step", 10**30))
+    assert_refused(
+        ["train", "--resume", run_copy], capsys, tmp_path, "last.safetensors", "past train.steps"
+    )
+
+
+def _nan_weight(tensors, state):
+    tensors[MODEL_KEY] = torch.full_like(tensors[MODEL_KEY], float("nan"))
+
+
+@pytest.mark.parametrize("command", [["train", "--resume"], ["eval"], ["solve"]])
+def test_non_finite_weights_are_refused_naming_the_tensor(
+    run_copy, tiny_maze_dir, tmp_path, capsys, command
+):
+    damage_checkpoints(run_copy, _nan_weight)
+    puzzle = tmp_path / "maze.txt"
+    puzzle.write_text(run(["data", "show", tiny_maze_dir], capsys)[1])
+    args = [*command, run_copy] + ([puzzle] if command == ["solve"] else [])
+    assert_refused(args, capsys, tmp_path, f"tensor {MODEL_KEY} holds NaN or infinite values")

@@ -31,7 +31,8 @@ def test_empty_existing_dir_is_used(tmp_path: Path) -> None:
 
 
 def test_existing_run_needs_a_flag(tmp_path: Path) -> None:
-    prepare_run_dir(tmp_path / "a", CONFIG, overwrite=False, resume=False)
+    run = prepare_run_dir(tmp_path / "a", CONFIG, overwrite=False, resume=False)
+    _with_checkpoint(run)  # without one, a rerun replaces it (test_rundir_safety.py)
     with pytest.raises(UserError, match="already holds a run; pass --overwrite"):
         prepare_run_dir(tmp_path / "a", CONFIG, overwrite=False, resume=False)
 

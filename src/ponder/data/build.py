@@ -37,7 +37,7 @@ from ponder.data.format import (
     write_split,
 )
 from ponder.errors import UserError
-from ponder.fileio import check_output_dir
+from ponder.fileio import check_output_dir, first_foreign
 
 try:
     import fcntl
@@ -47,8 +47,14 @@ except ImportError:  # Windows: builds into one directory do not take turns ther
 AUGMENTATIONS = (None, "dihedral")
 # Give up when this many generated puzzles in a row were duplicates: the space is exhausted.
 MAX_DUPLICATES_IN_A_ROW = 1000
-# What a dataset directory holds; a directory holding anything else is never replaced.
-DATASET_ENTRIES = frozenset({PONDER_JSON, IDENTIFIERS_JSON, *SPLITS})
+# What a dataset directory holds, folder by folder ("" is the dataset directory): its
+# files by name pattern (a split: dataset.json, a few-shot split's tasks.json, and each
+# set's arrays SET__FIELD.npy), and the split folders. A directory holding anything else,
+# at any depth, is never replaced.
+DATASET_FILES = {
+    "": "|".join(re.escape(name) for name in (PONDER_JSON, IDENTIFIERS_JSON)),
+    **{split: r"dataset\.json|tasks\.json|[^/]+__\w+\.npy" for split in SPLITS},
+}
 
 
 def build_dataset(
@@ -139,12 +145,20 @@ def _check_replaceable(out_dir: Path) -> None:
     )
     if not is_dataset:
         raise UserError(f"refusing to replace {out_dir}: it is not a dataset directory")
-    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in DATASET_ENTRIES)
-    if foreign:
+    foreign = first_foreign(out_dir, _part_of_a_dataset)
+    if foreign is not None:
         raise UserError(
-            f"refusing to replace {out_dir}: it holds {foreign[0]!r}, which is not part of "
-            "a dataset; move it away first"
+            f"refusing to replace {out_dir}: it holds {foreign.as_posix()!r}, which is not "
+            "part of a dataset; move it away first"
         )
+
+
+def _part_of_a_dataset(relative: Path, is_dir: bool) -> bool:
+    if is_dir:
+        return relative.name in SPLITS and relative.parent == Path(".")
+    folder = "" if relative.parent == Path(".") else relative.parent.as_posix()
+    pattern = DATASET_FILES.get(folder)
+    return pattern is not None and re.fullmatch(pattern, relative.name) is not None
 
 
 def _make_parents(out_dir: Path) -> list[Path]:
@@ -231,6 +245,16 @@ def _check_counts(train: int, test: int, seed: int) -> None:
     for name, value, low in (("train", train, 1), ("test", test, 0), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise UserError(f"{name} must be an integer >= {low}, got {value!r}")
+    check_seed(seed)
+
+
+def check_seed(seed: int) -> None:
+    """The seed range `train` takes (config.SEED_MAX), so a dataset's seed is one a run
+    could be given too."""
+    from ponder.config import SEED_MAX  # late: the config imports every model
+
+    if not 0 <= seed <= SEED_MAX:
+        raise UserError(f"seed must be in 0..{SEED_MAX}, got {seed}")
 
 
 def _check_params(task: Any, params: dict[str, Any]) -> None:

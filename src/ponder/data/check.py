@@ -59,6 +59,7 @@ def check_dataset(root: Path) -> dict[str, Any]:
     if not root.is_dir():
         raise UserError(f"{root}: dataset directory not found")
     ponder = read_ponder_json(root)
+    check_ponder_json(root, ponder)
     task = dataset_task(root, ponder)
     splits = {name: load_split(root, name) for name in SPLITS}
     identifiers = read_identifiers(root)
@@ -83,6 +84,8 @@ def check_opened(root: Path, train: Split, test: Split, task, ponder: dict | Non
     """The checks `train`, `eval` and `solve` run on a dataset they open: `check_dataset`'s,
     less the leakage check (it judges how the split was drawn, crashes nothing, and an
     --overfit dataset leaks on purpose) and, above HASH_ON_OPEN_MAX_BYTES, the content hash."""
+    check_ponder_json(root, ponder)
+    read_identifiers(root)  # a run looks puzzles up by name in it
     try:
         check_contents(root, train, test, task)
     except UserError as err:
@@ -93,6 +96,49 @@ def check_opened(root: Path, train: Split, test: Split, task, ponder: dict | Non
         raise UserError(f"dataset {root}: {err}") from None
     if ponder is not None and _content_bytes(root) <= HASH_ON_OPEN_MAX_BYTES:
         _check_content_hash(root, ponder)
+
+
+def check_ponder_json(root: Path, ponder: dict[str, Any] | None) -> None:
+    """The recipe keys builders write have their types: a mapping of task `params`, a
+    `seed` a run could take, whole `train` and `test` counts, and no NaN or infinity
+    anywhere (Python's JSON reader accepts them)."""
+    from ponder.config import SEED_MAX  # late: the config imports every model
+
+    if ponder is None:
+        return
+    path = root / PONDER_JSON
+    wanted = {
+        "params": (lambda v: isinstance(v, dict), "a mapping of task parameters"),
+        "seed": (lambda v: _whole(v) and 0 <= v <= SEED_MAX, f"an integer in 0..{SEED_MAX}"),
+        "train": (_count, "an integer >= 0 or null"),
+        "test": (_count, "an integer >= 0 or null"),
+    }
+    for key, (fits, what) in wanted.items():
+        if key in ponder and not fits(ponder[key]):
+            raise UserError(f"{path}: {key!r} must be {what}, got {ponder[key]!r}")
+    for key, value in _numbers(ponder):
+        if not math.isfinite(value):
+            raise UserError(f"{path}: {key!r} must be a finite number, got {value!r}")
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _count(value: Any) -> bool:
+    return value is None or (_whole(value) and value >= 0)  # null: the builder's default
+
+
+def _numbers(value: Any, key: str = "") -> Iterator[tuple[str, float]]:
+    """(dotted key, value) of every float in a JSON value."""
+    if isinstance(value, float):
+        yield key, value
+    elif isinstance(value, dict):
+        for name, inner in value.items():
+            yield from _numbers(inner, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from _numbers(inner, f"{key}.{i}")
 
 
 def dataset_task(root: Path, ponder: dict[str, Any] | None, given: str | None = None):

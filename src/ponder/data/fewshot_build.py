@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ponder.data.build import check_seed
 from ponder.data.fewshot import FewShotSource, Views, build_fewshot_dataset
 from ponder.errors import UserError
 from ponder.tasks import skills
@@ -45,6 +46,7 @@ def build_skills_dataset(
     for name, value in (("train", train), ("test", test), ("unseen", unseen)):
         _check_whole(name, value, low=1)
     _check_whole("seed", seed, low=0)
+    check_seed(seed)
     _check_whole("demos", demos, low=1, high=MAX_DEMOS)
     _check_whole("size", max_size, low=_skills_min_size(), high=ARC_CANVAS)
     recipe = {"task": "skills", "seed": seed, "train": train, "test": test, "unseen": unseen}
@@ -115,6 +117,7 @@ def build_arc_dataset(
     """ARC tasks (the first `train` / `test` of each split when not 0) in the part-1 layout."""
     for name, value in (("train", train), ("test", test), ("seed", seed)):
         _check_whole(name, value, low=0)
+    check_seed(seed)
     _check_whole("views", views, low=1, high=MAX_VIEWS)
     _check_whole("test views", test_views, low=1, high=MAX_VIEWS)
     _check_whole("max demos", max_demos, low=1, high=MAX_DEMOS)

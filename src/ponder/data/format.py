@@ -160,6 +160,8 @@ NPY_MAGIC = b"\x93NUMPY"  # the first bytes of every .npy file
 
 
 def _load_array(path: Path) -> np.ndarray:
+    if path.is_dir():
+        raise UserError(f"{path} is a directory, not a .npy array file")
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     with path.open("rb") as f:

@@ -46,7 +46,9 @@ def import_puzzles(
 
     task = tasks.get(task_name)
     if getattr(task, "fewshot", False):
-        raise UserError(f"{task_name} tasks are imported with `ponder data build {task_name} --source`")
+        raise UserError(
+            f"{task_name} tasks are imported with `ponder data build {task_name} --source`"
+        )
     if not 0.0 <= train_fraction < 1.0:
         raise UserError(f"--train-fraction must be in [0, 1), got {train_fraction}")
     text = read_text_file(Path(source))
@@ -58,7 +60,9 @@ def import_puzzles(
         "train_fraction": train_fraction,
         "seed": seed,
     }
-    return write_once(Path(out_dir), recipe, overwrite, lambda tmp: _write(task, tmp, recipe, pairs))
+    return write_once(
+        Path(out_dir), recipe, overwrite, lambda tmp: _write(task, tmp, recipe, pairs)
+    )
 
 
 def parse_blocks(task: Any, text: str, where: str) -> list[np.ndarray]:

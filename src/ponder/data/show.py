@@ -3,13 +3,14 @@ has a file to try `ponder oracle`, `verify` and `solve` on.
 
 Maze and routing: an example is one row of the split (augmented views included), printed
 in the task's text format; `answer` prints its label, the stored solution. Few-shot (skills,
-ARC): an example is one task (a group), printed as ARC JSON with the test outputs the
-dataset stores, as ARC's own task files hold them; `answer` prints only those outputs, in
-the answer format (a JSON list of grids, one per test input).
+ARC): an example is one task (a group), printed as ARC JSON: its demonstrations and test
+inputs, without the test outputs (the answer, as a puzzle file leaves it out); `answer`
+prints only those outputs, in the answer format (a JSON list of grids, one per test input).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from ponder import tasks
 from ponder.data.fewshot import read_task_names
 from ponder.data.format import SPLITS, Split, load_split, read_ponder_json
 from ponder.errors import UserError
-from ponder.tasks.fewshot import answers_to_json, stored_answers, task_to_json
+from ponder.tasks.fewshot import Pair, answers_to_json, stored_answers, task_to_json
 
 
 def show_example(root: Path, split: str = "test", index: int = 0, answer: bool = False) -> str:
@@ -59,8 +60,9 @@ def _show_fewshot(root: Path, split: str, data: Split, index: int, answer: bool)
             f"{split} task {index} ({task.name}) has no test pairs in this split; "
             "its test pairs are in the test split"
         )
-    if not answer:
-        return json.dumps(task_to_json(task)) + "\n"
+    if not answer:  # the puzzle alone: the test outputs are the answer
+        queries = tuple(Pair(pair.input, None) for pair in task.test)
+        return json.dumps(task_to_json(dataclasses.replace(task, test=queries))) + "\n"
     stored = stored_answers(task)
     if stored is None:
         raise UserError(f"{split} task {index} ({task.name}) stores no test outputs to print")

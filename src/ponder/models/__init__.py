@@ -49,6 +49,8 @@ def size_bound_reason(config) -> str | None:
     on grids of any size (a convolution or 2D-relative attention, nothing absolute)."""
     if config.name in SEQUENCE_MODELS:
         return f"model {config.name} is built for one canvas size"
+    if getattr(config, "mixer", None) == "mlp":
+        return "its MLP mixer has one weight per position (model.mixer: mlp)"
     reasons = {
         "pos_encoding": {
             "learned": "it has learned absolute positions (model.pos_encoding: learned)",

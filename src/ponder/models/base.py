@@ -148,9 +148,10 @@ class TrunkConfig(FrozenConfig):
     none."""
     attn_window: int = Field(0, ge=0)
     """0: global attention; r: 2D window of radius r."""
-    mixer: Literal["attention", "conv"] = "attention"
-    """Token mixer of each block: self-attention (the papers), or a dense 3x3 convolution over
-    the grid, a locality prior that makes a recursive model a learned cellular automaton."""
+    mixer: Literal["attention", "conv", "mlp"] = "attention"
+    """Token mixer of each block: self-attention (the papers), a dense 3x3 convolution over
+    the grid (a locality prior that makes a recursive model a learned cellular automaton), or
+    TRM's MLP over the sequence axis (its best Sudoku model; tied to one sequence length)."""
     q_pool: Literal["first", "mean"] = "first"
     """Where q_halt reads the state (papers: first)."""
     halt_bias_init: float = -5.0

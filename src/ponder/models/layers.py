@@ -188,9 +188,27 @@ class GridConv(nn.Module):
         return self.conv(grid).reshape(b, d, seq).transpose(1, 2)  # (B, L, D)
 
 
+class SequenceMLP(nn.Module):
+    """Token mixer as TRM's MLP over the sequence axis (`mlp_t`, its best Sudoku model): a
+    SwiGLU across the P + L positions, shared by every channel. Same call signature as
+    Attention (rotary and mask unused). Its weights fix the sequence length."""
+
+    def __init__(self, length: int, expansion: float, multiple_of: int):
+        super().__init__()
+        self.length = length
+        self.mlp = SwiGLU(length, expansion, multiple_of)
+
+    def forward(self, x: torch.Tensor, rotary=None, mask=None, head_weights=None) -> torch.Tensor:
+        if x.shape[1] != self.length:
+            got = x.shape[1]
+            raise ValueError(f"the MLP mixer is built for {self.length} positions, got {got}")
+        return self.mlp(x.transpose(1, 2)).transpose(1, 2)  # (B, D, L) -> mix L -> (B, L, D)
+
+
 class Block(nn.Module):
     """Post-norm block: x <- norm(x + mix(x)); x <- norm(x + mlp(x)), where mix is
-    self-attention or a grid convolution."""
+    self-attention, a grid convolution (grid_shape) or an MLP over the sequence
+    (mlp_length positions)."""
 
     def __init__(
         self,
@@ -199,10 +217,13 @@ class Block(nn.Module):
         expansion: float,
         multiple_of: int,
         grid_shape: tuple[int, int] | None = None,
+        mlp_length: int | None = None,
     ):
         super().__init__()
         # The mixer keeps the name `attn` so checkpoints of either kind read the same way.
-        if grid_shape is None:
+        if mlp_length is not None:
+            self.attn = SequenceMLP(mlp_length, expansion, multiple_of)
+        elif grid_shape is None:
             self.attn = Attention(hidden, num_heads)
         else:
             self.attn = GridConv(hidden, grid_shape)
@@ -364,8 +385,10 @@ class Trunk(nn.Module):
         if mixer == "conv" and prefix:
             raise ValueError("a grid convolution cannot mix puzzle-embedding tokens")
         conv_grid = _require_grid(grid_shape) if mixer == "conv" else None
+        mlp_length = prefix + seq_len if mixer == "mlp" else None  # TRM's mlp_t
         self.blocks = nn.ModuleList(
-            Block(hidden, num_heads, expansion, multiple_of, conv_grid) for _ in range(num_layers)
+            Block(hidden, num_heads, expansion, multiple_of, conv_grid, mlp_length)
+            for _ in range(num_layers)
         )
         head_dim = hidden // num_heads
         self.rotary = None

@@ -8,10 +8,12 @@ from ponder.tasks.fewshot import FewShotFamily
 from ponder.tasks.maze import MAZE
 from ponder.tasks.routing import ROUTING
 from ponder.tasks.skills import random_task, solve_task
+from ponder.tasks.sudoku import SUDOKU
 
 _TASKS: dict[str, Task] = {
     MAZE.name: MAZE,
     ROUTING.name: ROUTING,
+    SUDOKU.name: SUDOKU,
     "arc": FewShotFamily("arc"),  # no oracle: a task file's stored test outputs are its answers
     "skills": FewShotFamily("skills", oracle=solve_task, generator=random_task),
 }

@@ -3,8 +3,6 @@ and its atomic save."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ponder.errors import UserError
+from ponder.fileio import atomic_output
 
 
 def encode_grid(grid: np.ndarray, what: str) -> np.ndarray:
@@ -45,16 +44,11 @@ def path_f1(predicted: np.ndarray, target: np.ndarray) -> float:
 
 
 def save_figure_atomic(fig: Any, out_path: Path) -> Path:
-    """Save to a temp file beside `out_path`, then rename, so readers never see half a PNG."""
+    """Save through a temp file beside `out_path` (fileio.atomic_output: the umask's mode,
+    symlinks written through, only a regular file replaced), so readers never see half a PNG."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(out_path) as tmp:
         fig.savefig(tmp, format="png")
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out_path
 
 

@@ -103,7 +103,9 @@ class MazeTask:
 
     def _smaller_on_walls(self, rng, size: int, min_size: int, **params) -> np.ndarray:
         if not isinstance(min_size, numbers.Integral) or not MIN_SIZE <= min_size <= size:
-            raise UserError(f"min_size must be an integer in {MIN_SIZE}..size ({size}), got {min_size!r}")
+            raise UserError(
+                f"min_size must be an integer in {MIN_SIZE}..size ({size}), got {min_size!r}"
+            )
         dfs = (params["family"] or "dfs") == "dfs"
         sides = [s for s in range(int(min_size), int(size) + 1) if s % 2 == 1 or not dfs]
         side = sides[int(rng.integers(len(sides)))]

@@ -15,14 +15,17 @@ from ponder.train.engine import Trainer
 from ponder.train.runtime import make_runtime, seed_everything
 from ponder.train.sizing import check_model_fits
 
+# A benchmark times a handful of steps; this bounds a typo's running time.
+MAX_BENCH_STEPS = 100_000
+
 
 def bench_step(config: RunConfig, warmup: int, steps: int) -> StepBenchResult:
     """ms per step, examples/s and achieved matmul FLOP/s as a fraction of this machine's
     measured matmul peak in the run's precision. Nothing is written to disk."""
-    if steps < 1:
-        raise UserError(f"--steps must be at least 1 (timed steps), got {steps}")
-    if warmup < 0:
-        raise UserError(f"--warmup must be 0 or more (untimed steps), got {warmup}")
+    if not 1 <= steps <= MAX_BENCH_STEPS:
+        raise UserError(f"--steps must be in 1..{MAX_BENCH_STEPS} (timed steps), got {steps}")
+    if not 0 <= warmup <= MAX_BENCH_STEPS:
+        raise UserError(f"--warmup must be in 0..{MAX_BENCH_STEPS} (untimed steps), got {warmup}")
     runtime = make_runtime(config.device, config.precision)
     data, objective = open_run_data(config)
     check_model_fits(config, data.spec, runtime.device)

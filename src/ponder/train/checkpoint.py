@@ -102,7 +102,18 @@ def load_module_state(module: Any, tensors: dict[str, torch.Tensor], prefix: str
     extra = sorted(k for k in tensors if k.startswith(prefix) and k[len(prefix) :] not in expected)
     if extra:
         raise UserError(f"{_named(source)} has tensor {extra[0]}, which this run does not")
+    require_finite(tensors, [prefix + k for k in expected], source)
     module.load_state_dict({k: tensors[prefix + k] for k in expected})
+
+
+def require_finite(tensors: dict[str, torch.Tensor], keys: list[str], source: Path | str) -> None:
+    """The floating-point tensors `keys` hold no NaN or infinity. Training never saves
+    such weights (it skips non-finite steps), so they mean a damaged file, which would
+    otherwise load and answer nothing but garbage."""
+    for key in keys:
+        tensor = tensors[key]
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise UserError(f"{_named(source)}: tensor {key} holds NaN or infinite values")
 
 
 def require_like(

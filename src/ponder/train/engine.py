@@ -64,6 +64,7 @@ class Rows:
     data: dict[str, torch.Tensor]  # inputs/labels (B, L), puzzle_identifiers (B,)
     steps: torch.Tensor  # (B,) int, segments run on the current example
     halted: torch.Tensor  # (B,) bool; halted rows take a fresh example next step
+    limit: torch.Tensor  # (B,) int, segments the current example gets (N_sup, or drawn)
 
 
 class Trainer:
@@ -122,7 +123,8 @@ class Trainer:
         carry = self.model.init_carry(b, dev, first["inputs"].shape[1])
         steps = torch.zeros(b, dtype=torch.long, device=dev)
         halted = torch.ones(b, dtype=torch.bool, device=dev)
-        return Rows(carry=carry, data=first, steps=steps, halted=halted)
+        limit = torch.full_like(steps, self.tc.N_sup)
+        return Rows(carry=carry, data=first, steps=steps, halted=halted, limit=limit)
 
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: v.to(self.rt.device, non_blocking=True) for k, v in batch.items()}
@@ -138,6 +140,23 @@ class Trainer:
             mask = halted.view(-1, *([1] * (new.dim() - 1)))
             rows.data[key] = torch.where(mask, new, rows.data[key])
         rows.steps = torch.where(halted, torch.zeros_like(rows.steps), rows.steps)
+        if self.tc.random_depth:  # each fresh example gets 1..N_sup segments
+            drawn = torch.randint_like(rows.limit, low=1, high=self.tc.N_sup + 1)
+            rows.limit = torch.where(halted, drawn, rows.limit)
+        if self.tc.progressive_segments:
+            self._pre_roll(halted)
+
+    @torch.no_grad()
+    def _pre_roll(self, fresh: torch.Tensor) -> None:
+        """DeepThinking's progressive loss in segment form: each fresh row first runs
+        k ~ U{0..train.progressive_segments} segments without gradient or loss, so the
+        model learns to go on from states it reached itself, not only from the start."""
+        rows = self.rows
+        k = torch.randint_like(rows.steps, 0, self.tc.progressive_segments + 1) * fresh
+        for i in range(int(k.max())):
+            with self.rt.autocast():
+                carry, _ = self.model(rows.carry, rows.data)
+            rows.carry = carry_where(k > i, carry_detach(carry), rows.carry)
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> None:
         batch = self._to_device(batch)
@@ -191,6 +210,7 @@ class Trainer:
             min_steps=tc.halt_min_steps,
             explore_prob=tc.halt_exploration_prob,
         )
+        self.rows.halted |= steps >= self.rows.limit  # random_depth's own budget
         if restart_all:  # a carry that produced NaN must not live on: start afresh
             self.rows.halted = torch.ones_like(self.rows.halted)
 
@@ -322,6 +342,7 @@ class Trainer:
         tensors.update({f"rows.data.{k}": v for k, v in self.rows.data.items()})
         tensors["rows.steps"] = self.rows.steps
         tensors["rows.halted"] = self.rows.halted
+        tensors["rows.limit"] = self.rows.limit
         state = {
             "step": self.step,
             "best": self.best,
@@ -389,6 +410,9 @@ class Trainer:
         rows.data = {k: tensors[f"rows.data.{k}"].to(dev) for k in rows.data}
         rows.steps = tensors["rows.steps"].to(dev, rows.steps.dtype)
         rows.halted = tensors["rows.halted"].to(dev, rows.halted.dtype)
+        if "rows.limit" in tensors:  # checkpoints before random_depth have none: N_sup
+            ckpt.require_like(tensors, {"rows.limit": rows.limit}, path)
+            rows.limit = tensors["rows.limit"].to(dev, rows.limit.dtype)
 
 
 class _ResumeState(BaseModel):
@@ -425,7 +449,13 @@ def load_resumable(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
 def check_resume_config(state: dict, config: RunConfig, path: Path) -> None:
     """Refuse to resume a run whose config.yaml was edited since its checkpoint: a changed
     architecture would not load, and a changed train.lr would quietly train on at another
-    rate. Where the run lives and on what device may change."""
+    rate. Where the run lives and on what device may change. A step past train.steps is
+    one no run of this config reached: the checkpoint was damaged or edited."""
+    if state["step"] > config.train.steps:
+        raise UserError(
+            f"checkpoint {path} cannot be resumed: its step {state['step']} is past "
+            f"train.steps ({config.train.steps})"
+        )
     saved = state.get("config")
     if saved is None:  # written before checkpoints held their config: the weights are checked
         return

@@ -25,6 +25,7 @@ from ponder.train.rundir import (
     checkpoint_path,
     prepare_run_dir,
     read_run_config,
+    release_run_dir,
 )
 from ponder.train.runtime import Runtime, make_runtime, seed_everything
 from ponder.train.sizing import check_model_fits
@@ -53,7 +54,8 @@ def train(
     skipped = skipped_evaluation(config, stages)
     run_dir = config.resolved_run_dir()
     saved = _read_resumable(config, run_dir, runtime, overwrite) if resume else None
-    check_model_fits(config, data.spec, runtime.device)  # on the meta device, before seeding
+    # On the meta device, before seeding: the model and a batch of each rank's share.
+    check_model_fits(config, data.spec, runtime.device, runtime.world_size)
     # Every rank builds the same initial model (DDP syncs parameters, but not the fixed
     # random initial states, which are buffers); then each rank draws its own randomness.
     seed_everything(config.seed, config.deterministic)
@@ -74,10 +76,13 @@ def train(
     elif runtime.is_main:
         _describe(config, data, model, runtime, run_dir, quiet, skipped)
     started = time.perf_counter()
-    final = trainer.fit()
-    if runtime.is_main:
-        seconds = time.perf_counter() - started
-        _write_summary(run_dir, config, model, final, seconds, trainer, skipped)
+    try:
+        final = trainer.fit()
+        if runtime.is_main:
+            seconds = time.perf_counter() - started
+            _write_summary(run_dir, config, model, final, seconds, trainer, skipped)
+    finally:
+        release_run_dir(run_dir)  # no longer running: a rerun may replace it
     if runtime.world_size > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

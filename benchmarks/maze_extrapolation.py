@@ -1,0 +1,211 @@
+"""Think longer on bigger mazes: train configs/maze_extrapolate.yaml on small mazes (several
+seeds), then judge every seed on larger mazes of each family at several depths.
+
+For each seed the preset trains once; each test set (family x side) is judged once with
+`ponder eval RUN --data SET --segments MAX --json`, whose exact-by-segments curve gives
+exact at 1, 2, 4, ... MAX segments from the same answers. Writes results.json, table.md (per
+family and side: exact at each depth, mean over seeds, with the pooled 95% Wilson interval
+at the deepest) and exact_vs_size.png to --out.
+
+    .venv/bin/python benchmarks/maze_extrapolation.py --preset cpu --out runs/maze_extrapolation
+    .venv/bin/python benchmarks/maze_extrapolation.py --report-only --out runs/maze_extrapolation
+
+Shortest-path floors: perfect (dfs) mazes keep 0.115 x side^2 moves (110 at 31x31, the
+Maze-Hard floor), mazes with loops and obstacle grids the floors in FAMILIES (their routes
+are shorter: shortcuts, open space).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+from ponder.data import build_dataset
+from ponder.eval.evaluate import wilson_interval
+from runs import ponder, refuse
+
+PRESET = Path("configs/maze_extrapolate.yaml")
+# The preset's training data: the demo's, 11x11 perfect mazes with paths of at least 10 moves.
+# (Mixed sizes 7..15 on a 15x15 grid of walls were tried and gave no gain at twice the cost:
+# README, "Thinking longer".)
+TRAIN_DATA = {"size": 11, "min_path": 10, "train": 20000, "test": 200}
+FAMILIES = {
+    "dfs": {"params": {}, "floor": 0.115},
+    "loops": {"params": {"loop_fraction": 0.1}, "floor": 0.06},
+    "obstacles": {"params": {"family": "obstacles", "wall_density": 0.3}, "floor": 0.05},
+}
+PRESETS = {
+    # the issue's full grid: 500 mazes per set, up to 128 segments (many CPU hours)
+    "full": {"seeds": [0, 1, 2], "segments": 128, "steps": None,
+             "sets": {"dfs": {s: 500 for s in (11, 15, 21, 31, 45, 59)},
+                      "loops": {31: 500}, "obstacles": {30: 500}}},
+    # what fits a CPU session (about 1 h on one core per seed): fewer mazes, 64 segments
+    "cpu": {"seeds": [0, 1, 2], "segments": 64, "steps": None,
+            "sets": {"dfs": {11: 200, 15: 200, 21: 200, 31: 200, 45: 50, 59: 50},
+                     "loops": {31: 100}, "obstacles": {30: 100}}},
+    "smoke": {"seeds": [0], "segments": 4, "steps": 4,
+              "sets": {"dfs": {9: 8, 13: 8}, "loops": {13: 8}, "obstacles": {12: 8}}},
+}  # fmt: skip
+
+
+def min_path(family: str, side: int) -> int:
+    return round(FAMILIES[family]["floor"] * side * side)
+
+
+def build_sets(preset: dict, root: Path) -> dict[str, Path]:
+    """The training set and every test set (family x side), built once and reused."""
+    sets = {"train": _build(root / "train11", seed=0, test=TRAIN_DATA["test"], **{
+        k: v for k, v in TRAIN_DATA.items() if k != "test"})}  # fmt: skip
+    for family, sides in preset["sets"].items():
+        for side, count in sides.items():
+            params = {
+                **FAMILIES[family]["params"],
+                "size": side,
+                "min_path": min_path(family, side),
+            }
+            sets[f"{family}{side}"] = _build(
+                root / f"{family}{side}", seed=1, train=1, test=count, **params
+            )
+    return sets
+
+
+def _build(out: Path, **recipe) -> Path:
+    return build_dataset("maze", out, **recipe)
+
+
+def train_seed(seed: int, preset: dict, data: Path, out: Path, threads: int) -> dict:
+    run_dir = out / f"seed{seed}"
+    overrides = [f"seed={seed}", f"data.path={data}", f"run_dir={run_dir}", "device=cpu"]
+    if preset["steps"]:
+        overrides.append(f"train.steps={preset['steps']}")
+    started = time.perf_counter()
+    ponder("train", str(PRESET), *overrides, "--overwrite", threads=threads)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return {"seed": seed, "run_dir": str(run_dir), "params": summary["params"],
+            "train_seconds": summary["train_seconds"], "wall_seconds": time.perf_counter() - started}  # fmt: skip
+
+
+def judge(run_dir: str, test_set: Path, segments: int, threads: int) -> dict:
+    done = ponder("eval", run_dir, "--data", str(test_set), "--segments", str(segments),
+                  "--json", threads=threads)  # fmt: skip
+    report = json.loads(done.stdout)
+    keep = ("n", "exact", "halt_steps_mean", "halted_early", "halt_precision", "exact_by_segments")
+    return {k: report.get(k) for k in keep}
+
+
+def summarise(results: list[dict], depths: list[str]) -> dict:
+    """Per test set and depth: exact per seed, mean, sd, pooled Wilson interval."""
+    table: dict = {}
+    for name in dict.fromkeys(r["set"] for r in results):
+        mine = [r for r in results if r["set"] == name]
+        n = sum(r["n"] for r in mine)
+        row = {}
+        for depth in depths:
+            exact = [r["exact_by_segments"][depth] for r in mine]
+            hits = sum(round(e * r["n"]) for e, r in zip(exact, mine, strict=True))
+            mean = sum(exact) / len(exact)
+            sd = math.sqrt(sum((e - mean) ** 2 for e in exact) / max(1, len(exact) - 1))
+            row[depth] = {
+                "per_seed": exact,
+                "mean": mean,
+                "sd": sd,
+                "ci": list(wilson_interval(hits, n)),
+            }
+        table[name] = {"n": n, "depths": row, "halt_precision": [r["halt_precision"] for r in mine]}
+    return table
+
+
+def markdown(table: dict, depths: list[str]) -> str:
+    shown = [d for d in depths if int(d) >= 8]
+    head = "| test set | n per seed | " + " | ".join(f"{d} seg." for d in shown)
+    lines = [head + f" | {shown[-1]} seg. per seed | pooled 95% CI at {shown[-1]} |",
+             "|---" * (len(shown) + 4) + "|"]  # fmt: skip
+    for name, row in table.items():
+        cells = [f"{100 * row['depths'][d]['mean']:.1f}" for d in shown]
+        deepest = row["depths"][shown[-1]]
+        seeds = " / ".join(f"{100 * e:.1f}" for e in deepest["per_seed"])
+        lo, hi = deepest["ci"]
+        n_seed = row["n"] // max(1, len(deepest["per_seed"]))
+        lines.append(
+            f"| {name} | {n_seed} | "
+            + " | ".join(cells)
+            + f" | {seeds} | {100 * lo:.1f}-{100 * hi:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(table: dict, depths: list[str], out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    dfs = {int(name[3:]): row for name, row in table.items() if name.startswith("dfs")}
+    sides = sorted(dfs)
+    for depth in [d for d in depths if int(d) >= 8]:
+        means = [100 * dfs[s]["depths"][depth]["mean"] for s in sides]
+        low = [100 * dfs[s]["depths"][depth]["ci"][0] for s in sides]
+        high = [100 * dfs[s]["depths"][depth]["ci"][1] for s in sides]
+        ax.plot(sides, means, marker="o", label=f"{depth} segments")
+        ax.fill_between(sides, low, high, alpha=0.15)
+    ax.axvline(TRAIN_DATA["size"], color="grey", linestyle=":", label="training maze size")
+    ax.set(xlabel="maze side (cells)", ylabel="exact, %", ylim=(0, 101),
+           title="Perfect mazes: trained on 11x11, judged larger")  # fmt: skip
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out / "exact_vs_size.png"
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--preset", choices=list(PRESETS), default="cpu")
+    parser.add_argument("--seeds", type=int, nargs="*", default=None)
+    parser.add_argument("--out", type=Path, default=Path("runs/maze_extrapolation"))
+    parser.add_argument("--data", type=Path, default=Path("data/maze_extrapolation"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--report-only", action="store_true", help="redraw from results.json")
+    args = parser.parse_args()
+    out = args.out
+    if args.report_only:
+        if not (out / "results.json").is_file():
+            refuse(f"no results.json in {out}: run the benchmark first")
+        results = json.loads((out / "results.json").read_text())
+    else:
+        results = run(PRESETS[args.preset], args, out)
+    depths = list(results["runs"][0]["exact_by_segments"])
+    table = summarise(results["runs"], depths)
+    (out / "table.md").write_text(markdown(table, depths) + "\n")
+    print(markdown(table, depths))
+    print(f"wrote {out / 'table.md'} and {plot(table, depths, out)}")
+
+
+def run(preset: dict, args, out: Path) -> dict:
+    """Train each seed, then judge it on every test set; results.json is rewritten after
+    every judgement, so an interrupted benchmark keeps what it measured."""
+    out.mkdir(parents=True, exist_ok=True)
+    sets = build_sets(preset, args.data)
+    seeds = args.seeds if args.seeds else preset["seeds"]
+    results: dict = {"preset": preset, "trained": [], "runs": []}
+    for seed in seeds:
+        seed_run = train_seed(seed, preset, sets["train"], out, args.threads)
+        results["trained"].append(seed_run)
+        for name, path in sets.items():
+            if name == "train":
+                continue
+            judged = judge(seed_run["run_dir"], path, preset["segments"], args.threads)
+            results["runs"].append({"set": name, "seed": seed, **judged})
+            print(f"seed {seed} {name}: exact {100 * judged['exact']:.1f}%", flush=True)
+            (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -118,8 +118,13 @@ def summarise(results: list[dict], depths: list[str]) -> dict:
     return table
 
 
+def shown_depths(depths: list[str]) -> list[str]:
+    """The depths worth a column: 8 segments (the training depth) and more."""
+    return [d for d in depths if int(d) >= 8] or depths[-1:]
+
+
 def markdown(table: dict, depths: list[str]) -> str:
-    shown = [d for d in depths if int(d) >= 8]
+    shown = shown_depths(depths)
     head = "| test set | n per seed | " + " | ".join(f"{d} seg." for d in shown)
     lines = [head + f" | {shown[-1]} seg. per seed | pooled 95% CI at {shown[-1]} |",
              "|---" * (len(shown) + 4) + "|"]  # fmt: skip
@@ -146,7 +151,7 @@ def plot(table: dict, depths: list[str], out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     dfs = {int(name[3:]): row for name, row in table.items() if name.startswith("dfs")}
     sides = sorted(dfs)
-    for depth in [d for d in depths if int(d) >= 8]:
+    for depth in shown_depths(depths):
         means = [100 * dfs[s]["depths"][depth]["mean"] for s in sides]
         low = [100 * dfs[s]["depths"][depth]["ci"][0] for s in sides]
         high = [100 * dfs[s]["depths"][depth]["ci"][1] for s in sides]

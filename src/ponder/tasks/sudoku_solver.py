@@ -3,8 +3,8 @@
 A board of side n = r * c (boxes of r rows and c columns) is a flat list of n * n cells
 holding 0 (blank) or a digit 1..n. The solver keeps one candidate bitmask per cell (bit
 d - 1 for digit d), propagates naked singles (a cell with one candidate removes it from its
-20 peers) and hidden singles (a digit with one place left in a row, column or box goes
-there) to a fixpoint, then guesses on a cell with the fewest candidates, depth first.
+peers) and hidden singles (a digit with one place left in a row, column or box goes there)
+to a fixpoint, then guesses on a cell with the fewest candidates, depth first.
 
 It counts solutions up to a limit (2 tells unique from not) and reports its work: `guesses`,
 the number of search nodes where propagation alone did not finish and it had to branch.
@@ -12,8 +12,8 @@ That is the puzzle's difficulty rating here: 0 means singles solve it (an easy p
 Sudoku-Extreme's `rating` is the same idea measured by tdoku's solver (its backtracks), so
 the two scales agree in kind, not in number.
 
-Pure Python on purpose (no compiled dependency); lists of ints and precomputed peer and
-unit tables keep the inner loops short.
+The search itself runs compiled by numba (ponder.tasks.sudoku_kernel, imported on first use
+so that other commands do not pay for importing numba).
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ class Geometry:
     peers: tuple[tuple[int, ...], ...]  # per cell: the other cells of its three units
     box_of: tuple[int, ...]  # per cell: its box index
     full: int  # bitmask of every digit
-    popcount: tuple[int, ...]  # popcount of every mask 0..full
+    unit_array: np.ndarray  # (3n, n) int64: cell indices of each unit
+    peer_array: np.ndarray  # (n * n, P) int64: each cell's peers (P is the same for all)
+    popcount_array: np.ndarray  # (full + 1,) int64
 
 
 @cache
@@ -59,8 +61,12 @@ def geometry(n: int) -> Geometry:
         near.discard(k)
         peers.append(tuple(sorted(near)))
     full = (1 << n) - 1
-    popcount = tuple(bin(m).count("1") for m in range(full + 1))
-    return Geometry(n, (r, c), units, tuple(peers), box_of, full, popcount)
+    popcount = [bin(m).count("1") for m in range(full + 1)]
+    return Geometry(
+        n, (r, c), units, tuple(peers), box_of, full,
+        np.asarray(units, dtype=np.int64), np.asarray(peers, dtype=np.int64),
+        np.asarray(popcount, dtype=np.int64),
+    )  # fmt: skip
 
 
 @dataclass
@@ -76,68 +82,29 @@ class SolveResult:
         return len(self.solutions)
 
 
-def _propagate(cand: list[int], queue: list[int], geo: Geometry) -> bool:
-    """Naked and hidden singles to a fixpoint, in place; False on a contradiction.
-
-    The queue of newly solved cells is drained before any unit is scanned for hidden
-    singles, so a scan sees no solved digit still listed as a candidate of a peer. Units are
-    scanned round robin; the fixpoint is a full round without a find."""
-    peers, units, full = geo.peers, geo.units, geo.full
-    n_units = len(units)
-    u = clean = 0
-    while True:
-        while queue:
-            cell = queue.pop()
-            bit = cand[cell]
-            for p in peers[cell]:
-                m = cand[p]
-                if m & bit:
-                    m ^= bit
-                    if not m:
-                        return False
-                    cand[p] = m
-                    if not m & (m - 1):
-                        queue.append(p)
-        while clean < n_units:
-            unit = units[u]
-            u = u + 1 if u + 1 < n_units else 0
-            once = twice = placed = 0
-            for c in unit:
-                m = cand[c]
-                if m & (m - 1):
-                    twice |= once & m
-                    once |= m
-                else:
-                    placed |= m
-            if once | placed != full:  # some digit has no place left in this unit
-                return False
-            only = once & ~twice  # digits with one open cell left, none placed (drained)
-            if not only:
-                clean += 1
-                continue
-            for c in unit:
-                h = cand[c] & only
-                if h:  # the cell is the only place of digit h: it must hold it
-                    if h & (h - 1):
-                        return False  # two digits whose only place is the same cell
-                    cand[c] = h
-                    queue.append(c)
-            clean = 0
-            break
-        if not queue:
-            return True
+def _initial(board: list[int], geo: Geometry) -> tuple[np.ndarray, list[int]]:
+    """Candidates (n * n,) and the cells to propagate first (the givens) for a board."""
+    digits = np.asarray(board, dtype=np.int64)
+    cand = np.where(digits > 0, np.left_shift(1, np.maximum(digits - 1, 0)), geo.full)
+    # Two equal givens in a unit: the first propagation empties one, so no solution.
+    return cand.astype(np.int64), np.flatnonzero(digits).tolist()
 
 
-def _initial(board: list[int], geo: Geometry) -> tuple[list[int], list[int]]:
-    """Candidates and the propagation queue for a board."""
-    full = geo.full
-    cand = [full] * (geo.n * geo.n)
-    queue = []
-    for k, d in enumerate(board):
-        if d:
-            cand[k] = 1 << (d - 1)
-            queue.append(k)
-    return cand, queue  # two equal givens in a unit: the first propagation empties one
+def _run(cand: np.ndarray, queue: list[int], geo: Geometry, order: np.ndarray, limit: int):
+    from ponder.tasks.sudoku_kernel import search_kernel  # lazy: numba takes 0.4 s to import
+
+    solutions = np.zeros((max(1, limit), geo.n * geo.n), dtype=np.int64)
+    found, guesses, nodes = search_kernel(
+        cand, np.asarray(queue, dtype=np.int64), geo.peer_array, geo.unit_array, geo.full,
+        geo.popcount_array, order, solutions,
+    )  # fmt: skip
+    return solutions[:found].tolist(), int(guesses), int(nodes)
+
+
+@cache
+def _lowest_first(n: int) -> np.ndarray:
+    """(n * n, n): every cell tries its digits in increasing order."""
+    return np.tile(np.arange(n, dtype=np.int64), (n * n, 1))
 
 
 def search(
@@ -154,39 +121,7 @@ def search(
             return SolveResult([], 0, 0)
         if not cand[cell] & (cand[cell] - 1):
             queue.append(cell)
-    popcount = geo.popcount
-    solutions: list[list[int]] = []
-    guesses = nodes = 0
-    stack = [(cand, queue)]
-    while stack:
-        cand, queue = stack.pop()
-        nodes += 1
-        if not _propagate(cand, queue, geo):
-            continue
-        best, fewest = -1, 99
-        for k, m in enumerate(cand):
-            if m & (m - 1):
-                count = popcount[m]
-                if count < fewest:
-                    best, fewest = k, count
-                    if count == 2:
-                        break
-        if best < 0:
-            solutions.append([m.bit_length() for m in cand])
-            if len(solutions) >= limit:
-                break
-            continue
-        guesses += 1
-        m = cand[best]
-        bits = []
-        while m:
-            low = m & -m
-            bits.append(low)
-            m ^= low
-        for bit in reversed(bits):  # the lowest digit is tried first
-            child = cand.copy()
-            child[best] = bit
-            stack.append((child, [best]))
+    solutions, guesses, nodes = _run(cand, queue, geo, _lowest_first(n), limit)
     return SolveResult(solutions, guesses, nodes)
 
 
@@ -208,28 +143,17 @@ def random_full_grid(rng: np.random.Generator, n: int) -> list[int]:
     """A uniformly shuffled solved board: solve the empty board with random digit orders.
 
     The first row is a random permutation (every grid is reachable from one with its first
-    row fixed by relabelling digits), then a randomised search completes it."""
+    row fixed by relabelling digits), then a search with a random digit order per cell
+    completes it."""
     geo = geometry(n)
     board = [0] * (n * n)
     board[:n] = (rng.permutation(n) + 1).tolist()
     cand, queue = _initial(board, geo)
-    order = rng.random((n * n, n)).argsort(axis=1).tolist()  # a digit order per cell
-    stack = [(cand, queue)]
-    while stack:
-        cand, queue = stack.pop()
-        if not _propagate(cand, queue, geo):
-            continue
-        open_cells = [k for k, m in enumerate(cand) if m & (m - 1)]
-        if not open_cells:
-            return [m.bit_length() for m in cand]
-        best = min(open_cells, key=lambda k: geo.popcount[cand[k]])
-        for d in reversed(order[best]):
-            bit = 1 << d
-            if cand[best] & bit:
-                child = cand.copy()
-                child[best] = bit
-                stack.append((child, [best]))
-    raise AssertionError("the empty board always has a solution")
+    order = rng.random((n * n, n)).argsort(axis=1).astype(np.int64)  # a digit order per cell
+    solutions, _, _ = _run(cand, queue, geo, order, limit=1)
+    if not solutions:
+        raise AssertionError("a board with one valid row always has a solution")
+    return solutions[0]
 
 
 def carve(

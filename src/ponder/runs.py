@@ -23,11 +23,18 @@ from ponder.train.rundir import checkpoint_path, read_run_config
 from ponder.train.runtime import Runtime, make_runtime
 
 
-def open_run_data(config: RunConfig, path: str | Path | None = None) -> tuple[Dataset, Objective]:
-    """The run's dataset (data.path, or `path`), checked against the recipe's data.* pins,
-    and its objective bound to it; the dataset's spec is the one the model is built for."""
+def open_run_data(
+    config: RunConfig, path: str | Path | None = None, any_size: bool = False
+) -> tuple[Dataset, Objective]:
+    """The run's dataset (data.path, or `path`), checked against the recipe's data.* pins
+    (with `any_size`, all but data.seq_len: the caller checks the grid size against the
+    model), and its objective bound to it; the dataset's spec is the one the model is built
+    for."""
     data = open_dataset(path or config.data.path, config.data.task)
-    check_spec(data, config.data.model_dump(), "the config (data.*)")
+    pins = config.data.model_dump()
+    if any_size:
+        pins["seq_len"] = None
+    check_spec(data, pins, "the config (data.*)")
     objective = build_objective(config, data)
     data.spec = objective.data_spec(data.spec)
     return data, objective
@@ -54,7 +61,7 @@ def load_run(
     run_dir = Path(run_dir)
     config = config_from_dict(read_run_config(run_dir))
     runtime = make_runtime(device or config.device, config.precision)
-    data, objective = open_run_data(config, data_path)
+    data, objective = open_run_data(config, data_path, any_size=data_path is not None)
     path = checkpoint_path(run_dir, "best")
     if not path.exists():
         path = checkpoint_path(run_dir, "last")
@@ -75,7 +82,7 @@ def _trained_spec(config: RunConfig, data: Dataset, saved: dict, path: Path) -> 
     task = saved.get("task")
     if task is not None and task != data.task.name:
         raise UserError(f"dataset {data.root} has task {data.task.name} but {source} is for {task}")
-    trained_len = saved.get("seq_len") or data.spec.seq_len
+    trained_len = saved.get("seq_len") or config.data.seq_len or data.spec.seq_len
     if trained_len == data.spec.seq_len:
         check_spec(data, saved, source)
         return data.spec

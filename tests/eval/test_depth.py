@@ -115,3 +115,16 @@ def test_halting_report_says_whether_the_model_knows_when_it_is_done(run7, maze1
     assert 0 <= report["halted_early"] <= 1
     assert report["halt_precision"] is None or 0 <= report["halt_precision"] <= 1
     assert np.isclose(sum(report["halt_steps_hist"]), report["n"])
+
+
+def test_a_recipe_that_pins_its_grid_size_still_runs_on_another(
+    tiny_maze_dir, maze11, tmp_path, capsys
+):
+    """data.seq_len in a recipe pins the training data, not the sizes the model may judge."""
+    pinned = {"task": "maze", "seq_len": 49}
+    cfg = tiny_config(tiny_maze_dir, tmp_path / "run", model=CONV, data=pinned)
+    run_dir = train(cfg, quiet=True)
+    capsys.readouterr()  # training's own lines
+    code, out, err = run(["eval", run_dir, "--data", maze11, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["n"] == 6

@@ -42,8 +42,8 @@ PRESETS = {
     "full": {"seeds": [0, 1, 2], "segments": 128, "steps": None,
              "sets": {"dfs": {s: 500 for s in (11, 15, 21, 31, 45, 59)},
                       "loops": {31: 500}, "obstacles": {30: 500}}},
-    # what fits a CPU session (about 1 h on one core per seed): fewer mazes, 64 segments
-    "cpu": {"seeds": [0, 1, 2], "segments": 64, "steps": None,
+    # what fits a CPU session (about 15 min on one core per seed): fewer mazes
+    "cpu": {"seeds": [0, 1, 2], "segments": 128, "steps": None,
             "sets": {"dfs": {11: 200, 15: 200, 21: 200, 31: 200, 45: 50, 59: 50},
                      "loops": {31: 100}, "obstacles": {30: 100}}},
     "smoke": {"seeds": [0], "segments": 4, "steps": 4,

@@ -1,5 +1,5 @@
-"""Quality and speed of the CPU quick preset: trains TRM and the direct baseline as `make
-demo` does, then reports per model held-out exact accuracy with its 95% CI, wall time,
+"""Quality and speed of the demo's presets: trains the recursive model (HRM) and the direct
+baseline as `make demo` does, then reports per model held-out exact accuracy with its 95% CI, wall time,
 examples/s, steps until the first exact training answer, and achieved matmul FLOP/s as a
 fraction of this machine's measured matmul peak (in the precision the run used).
 

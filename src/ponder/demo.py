@@ -1,5 +1,6 @@
-"""`make demo`: build mazes, train TRM and the direct baseline at equal parameters, judge
-both on held-out mazes, print a side-by-side table and draw solved mazes.
+"""`make demo`: build mazes, train a recursive model (HRM, configs/demo.yaml) and the direct
+baseline at equal parameters, judge both on held-out mazes, print a side-by-side table and
+draw solved mazes; then the recursive model solves larger mazes by thinking longer.
 
 The whole demo file, every run's config and every place the demo writes to (the run
 directories, which it replaces only if they hold nothing but a run, and its output files)

@@ -151,8 +151,17 @@ def test_suite_refuses_repeated_keys_and_non_utf8(base, tmp_path, capsys):
 
 # ----- interrupts and pipes -----------------------------------------------------------------
 def _ponder(*args: object, **kwargs) -> subprocess.Popen:
+    """The CLI in a child whose Ctrl-C is live, as at a terminal: a test run started in the
+    background (`make test &`, nohup, some CI shells) passes SIGINT on as ignored, and Python
+    then rightly leaves it ignored, so a Ctrl-C after the imports would do nothing."""
     command = [sys.executable, "-m", "ponder", *map(str, args)]
-    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, preexec_fn=_default_ctrl_c, **kwargs
+    )
+
+
+def _default_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_importing_the_cli_and_building_its_parser_stays_light():

@@ -75,7 +75,7 @@ def _collective_device() -> torch.device:
 
 
 class _ClosesOnExit:
-    """`with obj:` calls obj.close() on the way out (abandon() when leaving on an exception)."""
+    """`with obj:` calls obj.close() on the way out."""
 
     def __enter__(self):
         return self
@@ -86,16 +86,6 @@ class _ClosesOnExit:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abandon()
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def abandon(self) -> None:
-        """Leaving on an exception (a Ctrl-C among them): release without waiting."""
         self.close()
 
 
@@ -131,16 +121,6 @@ class MetricsLogger(_ClosesOnExit):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-    def abandon(self) -> None:
-        """Close the metrics file but not the TensorBoard writer: its close() waits for its
-        background thread to drain a queue, and a Ctrl-C that landed inside one of its
-        queue operations can leave that wait without an end (a test saw a run hang after
-        Ctrl-C). Its thread is a daemon; the events of the last moments may be lost."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        self._writer = None
 
     def _open_file(self) -> IO[str]:
         if self._file is None:

@@ -398,6 +398,14 @@ def _make_split(
         for k in range(views):
             inputs.append(task.encode(dihedral(puzzle, k)))
             labels.append(task.encode(dihedral(answer, k)))
+    return grouped_split(task, inputs, labels, views, seq_len)
+
+
+def grouped_split(
+    task: Any, inputs: list[np.ndarray], labels: list[np.ndarray], views: int, seq_len: int
+) -> Split:
+    """A split in HRM's layout from token rows (each (seq_len,)) in groups of `views`
+    consecutive puzzles of one example each, every puzzle the blank identifier."""
     n_examples = len(inputs)
     token_dtype = np.uint8 if task.vocab_size <= 256 else np.int32  # HRM stores mazes as uint8
     metadata = DatasetMetadata(
@@ -407,7 +415,7 @@ def _make_split(
         vocab_size=int(task.vocab_size),
         seq_len=seq_len,
         num_puzzle_identifiers=1,
-        total_groups=len(pairs),
+        total_groups=n_examples // views,
         mean_puzzle_examples=1.0,
         sets=("all",),
         total_puzzles=n_examples,
@@ -416,7 +424,7 @@ def _make_split(
         metadata=metadata,
         inputs=_stack(inputs, seq_len, token_dtype),
         labels=_stack(labels, seq_len, token_dtype),
-        puzzle_identifiers=np.zeros(n_examples, dtype=np.int32),  # every maze is "<blank>"
+        puzzle_identifiers=np.zeros(n_examples, dtype=np.int32),  # every puzzle is "<blank>"
         puzzle_indices=np.arange(n_examples + 1, dtype=np.int32),
         group_indices=np.arange(0, n_examples + 1, views, dtype=np.int32),
     )

@@ -21,12 +21,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ponder.data.build import write_once
+from ponder.data.build import grouped_split, write_once
 from ponder.data.format import (
     BLANK_IDENTIFIER,
     FORMAT_VERSION,
     PONDER_JSON,
-    DatasetMetadata,
     Split,
     content_hash,
     write_identifiers,
@@ -34,7 +33,7 @@ from ponder.data.format import (
     write_split,
 )
 from ponder.errors import UserError
-from ponder.tasks.sudoku import DIGIT0, PAD, VOCAB_SIZE, check_generate_args, to_grid
+from ponder.tasks.sudoku import DIGIT0, SUDOKU, VOCAB_SIZE, check_generate_args, to_grid
 from ponder.tasks.sudoku_solver import BOXES, generate_puzzle, search
 
 MAX_AUG = 10_000  # views per training puzzle (the papers use 1000)
@@ -371,28 +370,7 @@ def _make_split(pairs: list, aug: int, rng: np.random.Generator, seq_len: int) -
             t = random_transform(rng, puzzle.shape[0])
             inputs.append(t.apply(puzzle).reshape(-1))
             labels.append(t.apply(solution).reshape(-1))
-    views = 1 + aug
-    n = len(inputs)
-    metadata = DatasetMetadata(
-        pad_id=PAD,
-        ignore_label_id=PAD,
-        blank_identifier_id=0,
-        vocab_size=VOCAB_SIZE,
-        seq_len=seq_len,
-        num_puzzle_identifiers=1,
-        total_groups=len(pairs),
-        mean_puzzle_examples=1.0,
-        sets=("all",),
-        total_puzzles=n,
-    )
-    return Split(
-        metadata=metadata,
-        inputs=np.stack(inputs).astype(np.uint8) if n else np.zeros((0, seq_len), np.uint8),
-        labels=np.stack(labels).astype(np.uint8) if n else np.zeros((0, seq_len), np.uint8),
-        puzzle_identifiers=np.zeros(n, dtype=np.int32),
-        puzzle_indices=np.arange(n + 1, dtype=np.int32),
-        group_indices=np.arange(0, n + 1, views, dtype=np.int32),
-    )
+    return grouped_split(SUDOKU, inputs, labels, 1 + aug, seq_len)
 
 
 def _check_counts(**values: Any) -> None:

@@ -66,3 +66,13 @@ def test_bad_files_are_refused_naming_the_puzzle(tmp_path, capsys, text, words):
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert re.search(words, err), err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**70)])
+def test_a_seed_out_of_range_is_one_line_exit_2_and_writes_nothing(seed, tmp_path, capsys):
+    source = tmp_path / "mine.txt"
+    source.write_text(GOOD)
+    out = tmp_path / "d"
+    code, _, err = run(["data", "import", "maze", source, "--seed", seed, "--out", out], capsys)
+    assert code == 2 and "seed must be in 0.." in err and err.count("\n") == 1
+    assert not out.exists()

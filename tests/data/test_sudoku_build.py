@@ -122,6 +122,7 @@ def test_generated_build_with_clues_via_cli(tmp_path, capsys):
         (["--min-path", "3"], "sudoku takes no --min-path"),
         (["--subsample", "3"], "--subsample draws from --source"),
         (["--size", "4", "--clues", "20"], "clues must be an integer in 0..16"),
+        (["--size", "4", "--seed", str(2**70)], "seed must be in 0.."),
     ],
 )
 def test_bad_build_options_are_one_line_exit_2_and_write_nothing(args, message, tmp_path, capsys):

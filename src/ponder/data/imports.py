@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ponder.data.build import _make_split, write_once
+from ponder.data.build import _make_split, check_seed, write_once
 from ponder.data.format import (
     BLANK_IDENTIFIER,
     FORMAT_VERSION,
@@ -51,6 +51,7 @@ def import_puzzles(
         )
     if not 0.0 <= train_fraction < 1.0:
         raise UserError(f"--train-fraction must be in [0, 1), got {train_fraction}")
+    check_seed(seed)
     text = read_text_file(Path(source))
     pairs = [(p, task.solve(p)) for p in parse_blocks(task, text, str(source))]
     recipe = {

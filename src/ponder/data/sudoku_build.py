@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ponder.data.build import grouped_split, write_once
+from ponder.data.build import check_seed, grouped_split, write_once
 from ponder.data.format import (
     BLANK_IDENTIFIER,
     FORMAT_VERSION,
@@ -381,6 +381,8 @@ def _check_counts(**values: Any) -> None:
             raise UserError(f"--{name} must be an integer >= {low}, got {value!r}")
     if values.get("aug", 0) > MAX_AUG:
         raise UserError(f"--aug must be at most {MAX_AUG}, got {values['aug']}")
+    if "seed" in values:
+        check_seed(values["seed"])  # the range a run's seed takes
 
 
 __all__ = [

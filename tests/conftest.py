@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,9 @@ import torch
 from ponder.data import build_dataset
 
 torch.set_num_threads(2)
+# precision: auto caches its measurements; the suite (and the commands it starts) must not
+# write into the user's cache, and shares one of its own.
+os.environ["PONDER_CACHE_DIR"] = tempfile.mkdtemp(prefix="ponder-test-cache-")
 
 
 @pytest.fixture(scope="session")

@@ -82,6 +82,7 @@ class StepBenchResult:
     peak_fraction: float
     dtype: str
     device: str
+    compiled: bool = False  # the recursion blocks ran through torch.compile
 
     @classmethod
     def from_timings(
@@ -92,6 +93,7 @@ class StepBenchResult:
         peak_flops: float,
         dtype: torch.dtype | str,
         device: torch.device | str,
+        compiled: bool = False,
     ) -> StepBenchResult:
         """Summarise step times by their median, which shrugs off the odd slow step."""
         seconds = statistics.median(step_seconds)
@@ -105,6 +107,7 @@ class StepBenchResult:
             peak_fraction=achieved / peak_flops if peak_flops > 0 else 0.0,
             dtype=str(dtype).removeprefix("torch."),
             device=str(device),
+            compiled=compiled,
         )
 
     def to_dict(self) -> dict[str, float | int | str]:
@@ -114,6 +117,7 @@ class StepBenchResult:
         rows = [
             ("device", self.device),
             ("dtype", self.dtype),
+            ("compiled", "yes" if self.compiled else "no"),
             ("ms/step", f"{self.ms_per_step:.3f}"),
             ("examples/s", f"{self.examples_per_s:,.1f}"),
             ("FLOPs/step", _si(self.flops_per_step, "FLOP")),

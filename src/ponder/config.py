@@ -281,10 +281,13 @@ class RunConfig(FrozenConfig):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     """auto: CUDA, then MPS, then the CPU; an explicit choice must be available."""
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
-    """Compute dtype; auto: bf16 where the hardware makes it fast, else fp32 (no fp16 on the
-    CPU)."""
+    """Compute dtype (bf16/fp16 by autocast). auto: on a CPU with native bf16, the faster of
+    fp32 and bf16 for this model, measured at startup (printed, cached per machine and model
+    shape, kept on resume); bf16 on a GPU that supports it; else fp32. No fp16 on the CPU;
+    bf16 on a GPU without it is refused."""
     compile: bool = False
-    """Not read yet: setting it changes nothing (no torch.compile is applied)."""
+    """torch.compile the recursion blocks (ponder.train.compiling); where the compiler is
+    missing or fails, a warning and the eager model. Costs 10-60 s of compiling at startup."""
     objective: Literal["auto", "grid", "path", "fewshot"] = "auto"
     """The answer formulation (ponder.objectives): "grid" tokens, "path" pointers along a
     maze's route, "fewshot" tasks; "auto" takes fewshot for a few-shot dataset, else grid.

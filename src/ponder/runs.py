@@ -20,6 +20,7 @@ from ponder.objectives import Objective, build_objective
 from ponder.objectives.base import check_other_size
 from ponder.train import checkpoint as ckpt
 from ponder.train.rundir import checkpoint_path, read_run_config
+from ponder.train.precision import DTYPES
 from ponder.train.runtime import Runtime, make_runtime
 
 
@@ -66,12 +67,25 @@ def load_run(
     if not path.exists():
         path = checkpoint_path(run_dir, "last")
     tensors, state = ckpt.load_checkpoint(path)
+    runtime = _trained_precision(config, runtime, state.get("precision"))
     trained = _trained_spec(config, data, state.get("data_spec", {}), path)
     model = build_model(config.model, trained).to(runtime.device)
     prefix = "ema.module." if any(k.startswith("ema.module.") for k in tensors) else "model."
     ckpt.load_module_state(model, tensors, prefix, path)  # a mismatch names the tensor
     model.eval()
     return TrainedRun(config, model, data, objective, runtime, path, run_dir, trained.seq_len)
+
+
+def _trained_precision(config: RunConfig, runtime: Runtime, saved) -> Runtime:
+    """With `precision: auto`, judge in the precision training settled on (recorded in the
+    checkpoint) when on the same kind of device, so a run's figures do not move with a new
+    measurement; otherwise the device's rule stands."""
+    if config.precision != "auto" or not isinstance(saved, dict):
+        return runtime
+    name = saved.get("name")
+    if saved.get("device") != runtime.device.type or name not in ("fp32", "bf16", "fp16"):
+        return runtime
+    return replace(runtime, dtype=DTYPES[name])
 
 
 def _trained_spec(config: RunConfig, data: Dataset, saved: dict, path: Path) -> DataSpec:

@@ -12,6 +12,7 @@ from ponder.errors import UserError
 from ponder.models import build_model
 from ponder.runs import open_run_data
 from ponder.train.engine import Trainer
+from ponder.train.launch import settle_execution
 from ponder.train.runtime import make_runtime, seed_everything
 from ponder.train.sizing import check_model_fits
 
@@ -30,8 +31,10 @@ def bench_step(config: RunConfig, warmup: int, steps: int) -> StepBenchResult:
     data, objective = open_run_data(config)
     check_model_fits(config, data.spec, runtime.device)
     seed_everything(config.seed, deterministic=False)
-    model = build_model(config.model, data.spec)
+    model = build_model(config.model, data.spec).to(runtime.device)
     loader = TrainBatches(data.train, config.train.global_batch_size, config.seed)
+    # The precision and compilation a training run of this config would get.
+    runtime, execution = settle_execution(config, model, runtime, loader.batch(0), objective)
     with tempfile.TemporaryDirectory() as scratch:  # the trainer writes nothing here
         trainer = Trainer(
             config,
@@ -57,4 +60,5 @@ def bench_step(config: RunConfig, warmup: int, steps: int) -> StepBenchResult:
         peak,
         str(runtime.dtype),
         str(runtime.device),
+        compiled=execution["compiled"],
     )

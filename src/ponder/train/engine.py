@@ -49,6 +49,7 @@ from ponder.train.optim import (
     puzzle_emb_lr_at,
     set_lr,
 )
+from ponder.train.precision import NAMES
 from ponder.train.runtime import Runtime
 from ponder.train.stopping import StopRules
 from ponder.train.topk import TopCheckpoints
@@ -353,6 +354,8 @@ class Trainer:
             "rng": rng_state,
             "config": self.cfg.to_dict(),
             "data_spec": self.data_spec,
+            # what `precision: auto` settled on, which a resumed run keeps
+            "precision": {"name": NAMES[self.rt.dtype], "device": self.rt.device.type},
         }
         if hasattr(self.loader, "state_dict"):  # e.g. the stage an accuracy curriculum reached
             state["loader"] = self.loader.state_dict()
@@ -430,6 +433,7 @@ class _ResumeState(BaseModel):
     loader: dict = {}
     data_spec: dict = {}
     config: dict | None = None  # what the run was trained with (None in old checkpoints)
+    precision: dict = {}  # {"name": "bf16", "device": "cpu"}: kept by a resumed auto run
 
 
 def load_resumable(path: Path) -> tuple[dict[str, torch.Tensor], dict]:

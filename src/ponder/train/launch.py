@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -18,8 +20,16 @@ from ponder.fileio import atomic_write_text
 from ponder.models import build_model, count_parameters
 from ponder.objectives import Objective
 from ponder.runs import open_run_data
+from ponder.train.compiling import compile_model
 from ponder.train.curriculum import CurriculumBatches
 from ponder.train.engine import Trainer, check_resume_config, load_resumable
+from ponder.train.precision import (
+    DTYPES,
+    PrecisionChoice,
+    pick_precision,
+    shape_key,
+    time_segment_pass,
+)
 from ponder.train.rundir import (
     CONFIG_NAME,
     checkpoint_path,
@@ -59,10 +69,14 @@ def train(
     # Every rank builds the same initial model (DDP syncs parameters, but not the fixed
     # random initial states, which are buffers); then each rank draws its own randomness.
     seed_everything(config.seed, config.deterministic)
-    model = build_model(config.model, data.spec)
+    model = build_model(config.model, data.spec).to(runtime.device)
     if runtime.world_size > 1:
         seed_everything(config.seed + runtime.rank, config.deterministic)
     loader, evaluate = make_loader(config, stages, objective, runtime)
+    resumed = saved[1].get("precision") if saved is not None else None
+    runtime, execution = settle_execution(
+        config, model, runtime, loader.batch(0), objective, resumed
+    )
     trainer = Trainer(
         config, model, loader, runtime, run_dir, evaluate, objective, data.pinned_spec()
     )
@@ -75,18 +89,66 @@ def train(
         trainer.restore_from(*saved, path, on_spec=lambda spec, src: check_spec(data, spec, src))
     elif runtime.is_main:
         _describe(config, data, model, runtime, run_dir, quiet, skipped)
+    if runtime.is_main and not quiet:
+        print(execution["described"])
     started = time.perf_counter()
     try:
         final = trainer.fit()
         if runtime.is_main:
             seconds = time.perf_counter() - started
-            _write_summary(run_dir, config, model, final, seconds, trainer, skipped)
+            _write_summary(run_dir, config, model, final, seconds, trainer, skipped, execution)
     finally:
         release_run_dir(run_dir)  # no longer running: a rerun may replace it
     if runtime.world_size > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return run_dir
+
+
+def settle_execution(
+    config: RunConfig,
+    model: nn.Module,
+    runtime: Runtime,
+    batch: dict[str, torch.Tensor],
+    objective: Objective,
+    resumed: dict | None = None,
+) -> tuple[Runtime, dict]:
+    """The runtime with the run's precision settled (ponder.train.precision: `auto` by
+    measurement, or kept from the run being resumed, `resumed` = its checkpoint's record),
+    and the model's recursion blocks compiled when `compile: true` (ponder.train.compiling).
+    Returns the runtime and what was done (for summary.json, and a line to print)."""
+    batch = {k: v.to(runtime.device) for k, v in batch.items()}
+    same_device = bool(resumed) and resumed.get("device") == runtime.device.type
+    kept = resumed.get("name") if same_device and resumed.get("name") in DTYPES else None
+
+    def loss_of(outputs) -> torch.Tensor:
+        return objective.loss(outputs, batch, None)[0]
+
+    def time_pass(dtype: torch.dtype) -> float:
+        return time_segment_pass(model, batch, loss_of, dtype)
+
+    key = shape_key(runtime.device, config.model, tuple(batch["inputs"].shape))
+    choice = pick_precision(config.precision, runtime.device, time_pass, key, kept)
+    choice = _rank_zero_choice(choice, runtime)
+    runtime = replace(runtime, dtype=choice.dtype)
+    compiled = False
+    if config.compile:
+        compiled = compile_model(model, lambda: time_pass(runtime.dtype), _warn)
+    described = choice.describe() + ("; recursion blocks compiled" if compiled else "")
+    return runtime, {"precision": choice.to_dict(), "compiled": compiled, "described": described}
+
+
+def _rank_zero_choice(choice: PrecisionChoice, runtime: Runtime) -> PrecisionChoice:
+    """Every DDP rank must compute in one precision: rank 0's measurement decides."""
+    if runtime.world_size == 1:
+        return choice
+    shared = [choice]
+    torch.distributed.broadcast_object_list(shared, src=0)
+    return shared[0]
+
+
+def _warn(line: str) -> None:
+    print(f"ponder: warning: {line}", file=sys.stderr)
 
 
 def skipped_evaluation(config: RunConfig, stages: list[Dataset]) -> str | None:
@@ -204,12 +266,16 @@ def _describe(config, data, model, runtime, run_dir, quiet: bool, skipped: str |
         print(f"no evaluation: {skipped}")
 
 
-def _write_summary(run_dir, config, model, final, seconds, trainer, skipped: str | None) -> None:
+def _write_summary(
+    run_dir, config, model, final, seconds, trainer, skipped: str | None, execution: dict
+) -> None:
     summary = {
         "model": config.model.name,
         "params": count_parameters(model),
         "steps": trainer.step,
         "train_seconds": seconds,
+        "precision": execution["precision"],  # the choice, its source and timings
+        "compiled": execution["compiled"],
         "best_exact": trainer.best,
         "stopped_early": trainer.stop_reason,
         "early_stop": config.train.early_stop.model_dump(),

@@ -60,12 +60,18 @@ def pick_dtype(choice: str, device: torch.device) -> torch.dtype:
     if choice == "fp32":
         return torch.float32
     if choice == "bf16":
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            raise UserError(
+                f"precision 'bf16' is not supported by {torch.cuda.get_device_name(device)}; "
+                "use fp16 or fp32"
+            )
         return torch.bfloat16
     if choice == "fp16":
         if device.type == "cpu":
             raise UserError("precision 'fp16' is not supported on the CPU; use bf16 or fp32")
         return torch.float16
-    # auto: bf16 where the hardware makes it fast, else fp32.
+    # auto, before the model exists: bf16 where the hardware makes it fast, else fp32.
+    # Training settles it by measurement (ponder.train.precision).
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.bfloat16
     if device.type == "cpu" and cpu_has_fast_bf16():

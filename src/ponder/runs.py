@@ -19,8 +19,8 @@ from ponder.models import DataSpec, build_model
 from ponder.objectives import Objective, build_objective
 from ponder.objectives.base import check_other_size
 from ponder.train import checkpoint as ckpt
-from ponder.train.rundir import checkpoint_path, read_run_config
 from ponder.train.precision import DTYPES
+from ponder.train.rundir import checkpoint_path, read_run_config
 from ponder.train.runtime import Runtime, make_runtime
 
 

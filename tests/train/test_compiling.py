@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from support import tiny_config
 
 from ponder.data.loader import TrainBatches
 from ponder.models import build_model
@@ -10,7 +11,6 @@ from ponder.models.layers import Trunk
 from ponder.runs import open_run_data
 from ponder.train import compiling
 from ponder.train.launch import train
-from support import tiny_config
 
 
 def tiny_model_and_loss(data_dir, run_dir, **model):

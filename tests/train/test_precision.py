@@ -6,12 +6,12 @@ import json
 
 import pytest
 import torch
+from support import tiny_config
 
 from ponder.errors import UserError
 from ponder.train import precision as prec
 from ponder.train.launch import settle_execution, train
 from ponder.train.runtime import Runtime, pick_dtype
-from support import tiny_config
 
 CPU = torch.device("cpu")
 

@@ -6,13 +6,16 @@ counted on both sides (torch's FlopCounterMode), achieved GFLOP/s, the fraction 
 machine's measured matmul peak, and ponder's speed-up over the peer.
 
     .venv/bin/python benchmarks/peer_step.py [--precisions fp32,bf16] [--steps 3]
-        [--venv .bench/peer-venv] [--no-install] [--compile both|on|off] [--out FILE.json]
+        [--rounds 2] [--venv .bench/peer-venv] [--no-install] [--compile both|on|off]
+        [--out FILE.json]
 
 The peer's step (benchmarks/peer_trm_child.py, run by the peer's Python): its model's
 forward with labels (deep refinement, the loss and the halting loss), backward, AdamW.
 ponder's: `ponder bench step` of the same setting (one supervision segment, the engine's
 loss, clipping and AdamW) on generated 9x9 Sudoku. Only one job runs at a time: timings
-of two CPU-heavy processes at once would mean nothing.
+of two CPU-heavy processes at once would mean nothing. The sides take turns, `--rounds`
+times, and each side's figure is the median of all its timed steps: on a shared machine
+the speed drifts by 10-15% within minutes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--precisions", default="fp32,bf16", type=_precisions)
     parser.add_argument("--steps", type=_positive, default=3, help="timed steps per side")
     parser.add_argument("--warmup", type=_non_negative, default=1, help="untimed steps first")
+    parser.add_argument(
+        "--rounds", type=_positive, default=2, help="turns each side takes, interleaved"
+    )
     parser.add_argument("--batch", type=_positive, default=SETTING["batch"])
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument(
@@ -104,7 +111,8 @@ def time_peer(python: Path, precision: str, args: argparse.Namespace) -> dict:
     command += ["--steps", str(args.steps), "--warmup", str(args.warmup)]
     command += ["--threads", str(torch.get_num_threads())]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"step_ms": result["times_ms"], "flops_per_step": result["flops_per_step"]}
 
 
 # ----- ponder -------------------------------------------------------------------------------
@@ -140,7 +148,7 @@ def time_ponder(data_dir: Path, precision: str, compiled: bool, args) -> dict:
 
     config = ponder_config(data_dir, precision, compiled, args.batch)
     result = bench_step(config, warmup=args.warmup, steps=args.steps)
-    return {"ms_per_step": result.ms_per_step, "flops_per_step": result.flops_per_step}
+    return {"step_ms": result.step_ms, "flops_per_step": result.flops_per_step}
 
 
 def sudoku_data(root: Path) -> Path:
@@ -159,6 +167,7 @@ def summarise(side: dict, peak_flops: float) -> dict:
         "gflop_per_step": side["flops_per_step"] / 1e9,
         "gflop_per_s": achieved / 1e9,
         "of_peak": achieved / peak_flops,
+        "step_ms": side.get("step_ms", []),  # every timed step, for the spread
     }
 
 
@@ -184,26 +193,42 @@ def main(argv: list[str] | None = None) -> None:
     from ponder.bench import measure_matmul_peak
 
     python = ensure_peer_venv(args.venv, install=not args.no_install)
-    modes = {"both": [False, True], "on": [True], "off": [False]}[args.compile]
+    modes = {"both": [False, True], "off": [False], "on": [True]}[args.compile]
     results = {"machine": _machine(), "setting": {**SETTING, "batch": args.batch}}
-    results["precisions"] = {}
+    results["rounds"], results["precisions"] = args.rounds, {}
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = sudoku_data(Path(scratch))
         for precision in args.precisions:
+            sides = measure_sides(python, data_dir, precision, modes, args)
             dtype = torch.float32 if precision == "fp32" else torch.bfloat16
             peak = measure_matmul_peak("cpu", dtype)
-            sides = {"peer": summarise(time_peer(python, precision, args), peak)}
-            for compiled in modes:
-                name = "ponder, compiled" if compiled else "ponder"
-                sides[name] = summarise(time_ponder(data_dir, precision, compiled, args), peak)
-            results["precisions"][precision] = {**sides}
+            summary = {name: summarise(side, peak) for name, side in sides.items()}
+            results["precisions"][precision] = summary
             results.setdefault("matmul_peak_gflop_s", {})[precision] = peak / 1e9
-            print(format_table({"precisions": {precision: sides}}), flush=True)
+            print(format_table({"precisions": {precision: summary}}), flush=True)
     print()
     print(format_table(results))
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def measure_sides(python: Path, data_dir: Path, precision: str, modes, args) -> dict:
+    """Every side's step times over `args.rounds` rounds, the sides taking turns within a
+    round (peer, ponder, ponder compiled), so drift in a shared machine's speed falls on
+    all of them alike. Returns {side: {"ms_per_step": median, "flops_per_step", "step_ms"}}."""
+    sides: dict[str, dict] = {}
+    for _ in range(args.rounds):
+        timed = {"peer": time_peer(python, precision, args)}
+        for compiled in modes:
+            name = "ponder, compiled" if compiled else "ponder"
+            timed[name] = time_ponder(data_dir, precision, compiled, args)
+        for name, side in timed.items():
+            entry = sides.setdefault(name, {"flops_per_step": side["flops_per_step"]})
+            entry.setdefault("step_ms", []).extend(side["step_ms"])
+    for entry in sides.values():
+        entry["ms_per_step"] = statistics.median(entry["step_ms"])
+    return sides
 
 
 def _machine() -> dict:

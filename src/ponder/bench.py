@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -83,6 +83,7 @@ class StepBenchResult:
     dtype: str
     device: str
     compiled: bool = False  # the recursion blocks ran through torch.compile
+    step_ms: list[float] = field(default_factory=list)  # every timed step, in order
 
     @classmethod
     def from_timings(
@@ -108,6 +109,7 @@ class StepBenchResult:
             dtype=str(dtype).removeprefix("torch."),
             device=str(device),
             compiled=compiled,
+            step_ms=[1e3 * t for t in step_seconds],
         )
 
     def to_dict(self) -> dict[str, float | int | str]:

@@ -134,3 +134,15 @@ def test_metric_sums_all_reduce_over_gloo(tmp_path: Path) -> None:
         [sys.executable, str(script), init], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_tensor_values_are_summed_on_their_device_and_read_back_at_once():
+    sums = MetricSums()
+    for hits in (3, 4):
+        sums.add("exact", torch.tensor(hits), torch.tensor(8))
+        sums.add_mean("loss", torch.tensor(0.5, dtype=torch.bfloat16), 1.0)
+        sums.add("plain", 1.0, 2.0)
+    assert torch.is_tensor(sums.sums["exact"])  # nothing read back before a log
+    means = sums.means()
+    assert means == {"exact": 7 / 16, "loss": 0.5, "plain": 0.5}
+    assert all(isinstance(v, float) for v in [*sums.sums.values(), *sums.counts.values()])

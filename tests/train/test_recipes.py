@@ -11,10 +11,11 @@ from ponder.data import build_dataset
 from ponder.errors import UserError
 from ponder.train.launch import train
 
-# Only what makes a test affordable changes: batch, steps, segments, evaluated examples.
+# Only what makes a test affordable changes: batch, steps, segments, evaluated examples,
+# compiling (tests/train/test_compiling.py covers compile: true).
 SMALL = ["train.global_batch_size=2", "train.steps=1", "train.N_sup=2", "train.eval_examples=1",
          "train.warmup_steps=1", "train.checkpoint_every=0", "device=cpu", "precision=fp32",
-         "eval.batch_size=1"]  # fmt: skip
+         "eval.batch_size=1", "compile=false"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -70,15 +70,17 @@ def q_continue_target(
     return torch.sigmoid(best_next.float())
 
 
-def halting_counts(halt: torch.Tensor, correct: torch.Tensor) -> dict[str, tuple[float, float]]:
+def halting_counts(
+    halt: torch.Tensor, correct: torch.Tensor
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """(hits, count) for halting precision and recall from the (B,) bool "would halt now"
     signal of the halting rule. Only true decisions count: a row that did not halt and was
     wrong is not a hit (a prototype counted it as one, which made a head that never halts
     look 100% accurate on a hard task).
     precision: of the rows that would halt, the share whose answer is right.
     recall: of the rows whose answer is right, the share that would halt."""
-    hits = float((halt & correct).sum())
+    hits = (halt & correct).sum()  # 0-dim tensors, left on the device
     return {
-        "halt_precision": (hits, float(halt.sum())),
-        "halt_recall": (hits, float(correct.sum())),
+        "halt_precision": (hits, halt.sum()),
+        "halt_recall": (hits, correct.sum()),
     }

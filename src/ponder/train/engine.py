@@ -233,10 +233,10 @@ class Trainer:
         encoder = _grad_norm(self.encoder_params) if self.encoder_params else None
         total = None
         if self.tc.grad_clip > 0:
-            total = float(nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip))
+            total = nn.utils.clip_grad_norm_(self.model.parameters(), self.tc.grad_clip)
             self.sums.add_mean("grad_norm", total, 1.0)
         if encoder is not None:  # where the gradient goes: the encoder or the trunk
-            total = _grad_norm(self.model.parameters()) if total is None else total
+            total = _grad_norm(self.model.parameters()) if total is None else float(total)
             self.sums.add_mean("grad_norm_encoder", encoder, 1.0)
             self.sums.add_mean("grad_norm_trunk", max(0.0, total**2 - encoder**2) ** 0.5, 1.0)
         self.optimizer.step()
@@ -248,13 +248,13 @@ class Trainer:
         s, halted = self.sums, self.rows.halted
         for name, (hits, count) in halting_counts(wants_halt, correct).items():
             s.add(name, hits, count)
-        s.add_mean("loss", float(loss.detach()), 1.0)
+        s.add_mean("loss", loss, 1.0)  # tensors: read back once per log, not per step
         for name, value in parts.items():
-            s.add_mean(name, float(value), 1.0)
+            s.add_mean(name, value, 1.0)
         # Answers count when their row halts: exact (matches the stored label) and steps.
-        n_done = float(halted.sum())
-        s.add("label_exact", float((correct & halted).sum()), n_done)
-        s.add("halt_steps", float((self.rows.steps * halted).sum()), n_done)
+        n_done = halted.sum()
+        s.add("label_exact", (correct & halted).sum(), n_done)
+        s.add("halt_steps", (self.rows.steps * halted).sum(), n_done)
 
     # ----- the loop ----------------------------------------------------------------------
     def fit(self) -> dict[str, float]:

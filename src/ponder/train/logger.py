@@ -22,25 +22,44 @@ from tqdm import tqdm
 _warned_no_tensorboard = False
 
 
+Number = float | torch.Tensor  # a tensor is a 0-dim value still on its device
+
+
 class MetricSums:
-    """Running ``sum`` and ``count`` per metric name."""
+    """Running ``sum`` and ``count`` per metric name. Values may be 0-dim tensors: they are
+    summed where they are (no host sync per training step, which on a GPU stalls the
+    queue) and read back together, once per log."""
 
     def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.counts: dict[str, float] = {}
+        self.sums: dict[str, Number] = {}
+        self.counts: dict[str, Number] = {}
 
-    def add(self, name: str, total: float, count: float) -> None:
+    def add(self, name: str, total: Number, count: Number) -> None:
         """Add a sum ``total`` over ``count`` items (e.g. correct answers over a batch)."""
-        self.sums[name] = self.sums.get(name, 0.0) + float(total)
-        self.counts[name] = self.counts.get(name, 0.0) + float(count)
+        self.sums[name] = self.sums.get(name, 0.0) + _value(total)
+        self.counts[name] = self.counts.get(name, 0.0) + _value(count)
 
-    def add_mean(self, name: str, value: float, count: float) -> None:
+    def add_mean(self, name: str, value: Number, count: Number) -> None:
         """Add a mean ``value`` taken over ``count`` items."""
-        self.add(name, float(value) * float(count), count)
+        self.add(name, _value(value) * _value(count), count)
 
     def means(self) -> dict[str, float]:
         """Sum / count for every metric with a non-zero count."""
+        self._to_floats()
         return {k: self.sums[k] / c for k, c in self.counts.items() if c != 0}
+
+    def _to_floats(self) -> None:
+        """Read every tensor back to a float: one transfer per device."""
+        held = [
+            (d, k) for d in (self.sums, self.counts) for k, v in d.items() if torch.is_tensor(v)
+        ]
+        by_device: dict[torch.device, list] = {}
+        for d, k in held:
+            by_device.setdefault(d[k].device, []).append((d, k))
+        for entries in by_device.values():
+            values = torch.stack([d[k].reshape(()) for d, k in entries]).tolist()
+            for (d, k), value in zip(entries, values, strict=True):
+                d[k] = float(value)
 
     def reset(self) -> None:
         self.sums.clear()
@@ -50,6 +69,7 @@ class MetricSums:
         """Sum sums and counts over DDP ranks; a no-op when torch.distributed is not running."""
         if not (dist.is_available() and dist.is_initialized()):
             return
+        self._to_floats()
         names = _union_of_names(sorted(self.counts))
         device = _collective_device()
         values = [self.sums.get(n, 0.0) for n in names] + [self.counts.get(n, 0.0) for n in names]
@@ -58,6 +78,11 @@ class MetricSums:
         reduced = buf.tolist()
         self.sums = dict(zip(names, reduced[: len(names)], strict=True))
         self.counts = dict(zip(names, reduced[len(names) :], strict=True))
+
+
+def _value(x: Number) -> Number:
+    """A float, or a detached float64 0-dim tensor (exact sums of counts and means)."""
+    return x.detach().to(torch.float64) if torch.is_tensor(x) else float(x)
 
 
 def _union_of_names(local: list[str]) -> list[str]:

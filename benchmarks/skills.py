@@ -3,6 +3,7 @@ champion sequence model, pass@2 on new instances of the trained skills ("seen") 
 4 held-out skills ("unseen"), with the encoder collapse statistic.
 
     python benchmarks/skills.py [--out runs/skills_bench] [--threads 1] [--report-only]
+        [--models trm_puzzle,trm_encoder,...]
 
 Builds data/skills (canvas 8, 2000 training tasks, 200 + 200 test tasks) if missing, trains
 each model that has no summary.json in <out>/<name> yet (so an interrupted benchmark goes on
@@ -33,6 +34,9 @@ MODELS = {
         ["model.demo_encoder.kind=lpn_variational", "model.demo_encoder.num_layers=4"],
     ),
     "champion": ("configs/skills_champion.yaml", []),
+    # part 11: a new instance in every batch row instead of the fixed 2000 tasks
+    "trm_encoder_fresh": (ENCODER, ["data.fresh_tasks=true"]),
+    "trm_memory_fresh": ("configs/skills_trm_memory.yaml", []),
 }
 
 
@@ -41,7 +45,8 @@ def main() -> None:
     if not args.report_only:
         if not DATA.is_dir():
             ponder("data", "build", "skills", "--out", str(DATA), *DATA_ARGS, threads=args.threads)
-        for name, (preset, overrides) in MODELS.items():
+        for name in args.models:
+            preset, overrides = MODELS[name]
             run_dir = args.out / name
             if not (run_dir / "summary.json").is_file():
                 print(f"training {name} ...", flush=True)
@@ -61,7 +66,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("runs/skills_bench"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument(
+        "--models", type=_model_names, default=list(MODELS), help="comma list (default: all)"
+    )
     return parser.parse_args()
+
+
+def _model_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in MODELS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(f"models are {', '.join(MODELS)}; got {text!r}")
+    return names
 
 
 def row(name: str, run_dir: Path) -> dict:

@@ -487,6 +487,7 @@ def _add_eval_solve(sub) -> None:
     ev.add_argument("--segments", type=_segments, default=None, metavar="N|auto",
                     help="evaluation depth (default: the run's N_sup), reported with exact by "
                     "segment count; auto: each puzzle until it halts (at most 16 x N_sup)")  # fmt: skip
+    _add_ttt_options(ev)
     ev.set_defaults(handler=_eval)
     solve = sub.add_parser("solve", help="solve one puzzle file with a trained run")
     solve.add_argument("run_dir", type=Path)
@@ -496,7 +497,32 @@ def _add_eval_solve(sub) -> None:
     solve.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
     solve.add_argument("--segments", type=_segments, default=None, metavar="N|auto",
                        help="segments to think (default: the run's N_sup); auto: until it halts")  # fmt: skip
+    _add_ttt_options(solve)
     solve.set_defaults(handler=_solve)
+
+
+def _add_ttt_options(parser) -> None:
+    """Test-time training settings of a few-shot run, for this command only."""
+    parser.add_argument("--ttt-steps", type=int, default=None, metavar="N",
+                        help="few-shot: fine-tune a copy of the model on each task's "
+                        "demonstrations for N steps before answering (sets fewshot.ttt_steps; "
+                        "0: off)")  # fmt: skip
+    parser.add_argument("--ttt-lr", type=float, default=None, metavar="LR",
+                        help="few-shot: its learning rate (sets fewshot.ttt_lr)")  # fmt: skip
+
+
+def _ttt_overrides(args) -> dict:
+    """The config keys --ttt-steps / --ttt-lr set (checked as config values when loaded)."""
+    given = {"fewshot.ttt_steps": args.ttt_steps, "fewshot.ttt_lr": args.ttt_lr}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def _load_for_judging(args, data: Path | None = None):
+    """The run, with --ttt-* applied and checked as config values are (a run that is not
+    few-shot refuses them: its config has no use for the fewshot section)."""
+    from ponder.runs import load_run
+
+    return load_run(args.run_dir, data, args.device, overrides=_ttt_overrides(args))
 
 
 def _segments(text: str) -> int | str:
@@ -517,9 +543,8 @@ MAX_SEGMENTS = 100_000  # far beyond any useful depth; bounds a typo's running t
 
 def _eval(args) -> int:
     from ponder.eval.run import evaluate_run
-    from ponder.runs import load_run
 
-    run = load_run(args.run_dir, args.data, args.device)
+    run = _load_for_judging(args, args.data)
     report = evaluate_run(run, segments=args.segments)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -531,12 +556,11 @@ def _eval(args) -> int:
 
 def _solve(args) -> int:
     from ponder.eval.run import solve_file
-    from ponder.runs import load_run
 
     png = _output_path(args.png, "--png")
     if png is not None:  # before the model runs: refuse a path it could not write
         check_output_file(png, "--png", overwrite=args.overwrite, inputs=(args.file,))
-    run = load_run(args.run_dir, device=args.device)
+    run = _load_for_judging(args)
     result = solve_file(run, args.file, png=png, segments=args.segments)
     print(result["ascii"], end="")
     verdict = " ".join(f"{k}={v}" for k, v in result["verdict"].items())

@@ -19,7 +19,13 @@ from ponder.config_migration import migrate_moved_keys
 from ponder.errors import UserError
 from ponder.fileio import read_yaml_file, run_dir_problem, run_name_problem
 from ponder.models import SEQUENCE_MODELS, ModelConfig
-from ponder.models.base import BOOL_FOR_NUMBER, DemoEncoderConfig, FrozenConfig, error_location
+from ponder.models.base import (
+    BOOL_FOR_NUMBER,
+    DemoEncoderConfig,
+    DemoMemoryConfig,
+    FrozenConfig,
+    error_location,
+)
 from ponder.models.halting import HaltRule
 from ponder.models.hrm import HRMConfig
 from ponder.models.poh import PoHConfig
@@ -62,6 +68,12 @@ class DataConfig(FrozenConfig):
     num_puzzle_identifiers: int | None = Field(None, gt=0)
     """The puzzle identifiers the recipe expects (null: whatever the dataset has); checked
     as vocab_size is."""
+    fresh_tasks: bool = False
+    """Generated skills datasets only: train on a new task instance in every batch row,
+    drawn from the generators of the dataset's trained skills (ponder.data.fresh_skills), in
+    place of its fixed training tasks. Deterministic by (seed, step); never a held-out skill
+    nor a test-split instance. Refused with a puzzle table (puzzle_emb_len without a
+    demo_encoder, or the oracle encoder) and with a curriculum."""
 
 
 class EarlyStopConfig(FrozenConfig):
@@ -485,6 +497,7 @@ _NESTED = {
     "train.early_stop",
     "train.curriculum",
     "model.demo_encoder",
+    "model.demo_memory",
 }  # sub-sections whose keys are checked one by one
 
 
@@ -499,6 +512,8 @@ def valid_keys(model_name: str = "trm") -> list[str]:
     keys += [f"model.{k}" for k in model_cls.model_fields]
     if "demo_encoder" in model_cls.model_fields:
         keys += [f"model.demo_encoder.{k}" for k in DemoEncoderConfig.model_fields]
+    if "demo_memory" in model_cls.model_fields:
+        keys += [f"model.demo_memory.{k}" for k in DemoMemoryConfig.model_fields]
     return keys
 
 

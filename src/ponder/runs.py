@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -54,13 +55,22 @@ class TrainedRun:
 
 
 def load_run(
-    run_dir: str | Path, data_path: str | Path | None = None, device: str | None = None
+    run_dir: str | Path,
+    data_path: str | Path | None = None,
+    device: str | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> TrainedRun:
     """Rebuild a run's model from its config and best (else last) checkpoint, with the EMA
     weights when the run kept them. `data_path` judges it on another dataset of the same
-    task and shape."""
+    task and shape. `overrides`: dotted config keys set for this load only, checked as a
+    config is (`ponder eval --ttt-steps`); the run's config.yaml is not touched."""
     run_dir = Path(run_dir)
-    config = config_from_dict(read_run_config(run_dir))
+    raw = read_run_config(run_dir)
+    for key, value in (overrides or {}).items():
+        section, name = key.split(".")
+        if isinstance(raw.get(section, {}), dict):  # else the config check names the section
+            raw[section] = {**raw.get(section, {}), name: value}
+    config = config_from_dict(raw)
     runtime = make_runtime(device or config.device, config.precision)
     data, objective = open_run_data(config, data_path, any_size=data_path is not None)
     path = checkpoint_path(run_dir, "best")

@@ -234,7 +234,7 @@ def test_a_rerun_replaces_a_run_stopped_before_its_first_checkpoint(
     words = "it stopped before its first checkpoint; run it again without --resume"
     assert_refused(["train", "--resume", stopped], capsys, workspace, words)
     sibling = snapshot(workspace / "runs" / "other")
-    args = ["train", BASE, f"data.path={tiny_maze_dir}", "device=cpu", "name=c"]
+    args = ["train", BASE, f"data.path={tiny_maze_dir}", "device=cpu", "name=c", "compile=false"]
     code, _, err = run([*args, "train.steps=2", "train.checkpoint_every=0"], capsys)
     assert code == 0, err
     assert (stopped / "checkpoints" / "last.safetensors").is_file()
@@ -255,7 +255,8 @@ def test_a_rerun_keeps_what_a_stopped_run_left_worth_keeping(tmp_path: Path, kep
 def test_ctrl_c_before_the_first_checkpoint_then_the_same_command(
     workspace: Path, capsys, tiny_maze_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    args = ["train", BASE, f"data.path={tiny_maze_dir}", "device=cpu", "name=c", "train.steps=2"]
+    args = ["train", BASE, f"data.path={tiny_maze_dir}", "device=cpu", "name=c", "train.steps=2",
+            "compile=false"]  # fmt: skip
 
     def interrupted(self):
         raise KeyboardInterrupt
@@ -281,7 +282,14 @@ def test_a_run_still_training_is_never_replaced(workspace: Path, capsys, tiny_ma
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        args = ["train", BASE, f"data.path={tiny_maze_dir}", "device=cpu", "name=c"]
+        args = [
+            "train",
+            BASE,
+            f"data.path={tiny_maze_dir}",
+            "device=cpu",
+            "name=c",
+            "compile=false",
+        ]
         for flags in ([], ["--overwrite"]):
             assert_refused([*args, *flags], capsys, workspace, "that is still running")
     finally:

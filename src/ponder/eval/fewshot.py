@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ponder.data.fewshot import read_task_names, row_to_view, split_tasks
+from ponder.data.fewshot import Views, _Writer, read_task_names, row_to_view, split_tasks
 from ponder.data.format import Split
 from ponder.data.loader import eval_batches
 from ponder.eval.evaluate import wilson_interval
@@ -28,6 +28,7 @@ from ponder.eval.latent_search import search_latents
 from ponder.models.rollout import rollout
 from ponder.tasks.arc import (
     Candidate,
+    Transform,
     decode_view,
     pass_at_k,
     rank_candidates,
@@ -123,14 +124,62 @@ def rank_views(
     return dict(ranked), dict(truth_lists)
 
 
+def lay_out_task(
+    task: FewShotTask,
+    views: list[Transform],
+    canvas: int,
+    slots: int,
+    *,
+    demos_as_examples: bool = False,
+) -> Split:
+    """`task` as one group of a split, one puzzle per view, in the builder's own layout (so
+    the model sees what it saw in training): demonstration slots [P, slots, L], test pairs
+    as examples (a hidden output: a blank label) and, with `demos_as_examples`, each
+    demonstration as an example hiding its own slot (leave-one-out; a task with a lone
+    demonstration has none). Its puzzle identifiers are new: callers set their own."""
+    writer = _Writer(canvas, slots, np.random.default_rng(0), Views(test=len(views)))
+    writer.slots = slots  # what `_Writer.write` sets for a whole dataset
+    return writer._make_set([(task, views, True if demos_as_examples else None)])
+
+
+def stored_truths(split: Split, task_names: list[str], groups) -> dict[str, list]:
+    """The stored test outputs of each of `groups`' tasks (read from its first view, the
+    view undone), in test-index order; None where the label is blank (hidden). Scoring
+    only: answering never calls this."""
+    side = int(round(split.metadata.seq_len**0.5))
+    fs = split.fewshot
+    truths = {}
+    for group in groups:
+        puzzle = int(split.group_indices[group])
+        view = row_to_view(fs["puzzle_views"][puzzle])
+        examples = range(split.puzzle_indices[puzzle], split.puzzle_indices[puzzle + 1])
+        tests = sorted((int(fs["example_test_index"][e]), e) for e in examples)
+        labels = [split.labels[e] for t, e in tests if t >= 0]
+        truths[task_names[group]] = [
+            decode_view(label, view, side) if label.any() else None for label in labels
+        ]
+    return truths
+
+
 def fewshot_report(
     split: Split, preds: FewShotPredictions, names_by_set: dict[str, list[str]]
 ) -> tuple[dict, dict]:
     """Scores overall and per set; returns (report, ranked candidates per task)."""
     task_names = [name for names in names_by_set.values() for name in names]
     ranked, truths = rank_views(split, preds, task_names)
+    report = score_ranked(ranked, truths, names_by_set, preds.loss)
+    if preds.latents is not None:
+        report.update(_collapse(split, preds))
+    return report, ranked
+
+
+def score_ranked(
+    ranked: dict[str, list], truths: dict[str, list], names_by_set: dict[str, list[str]], loss
+) -> dict:
+    """pass@1/2 per test input and per task, overall and per set, of the tasks whose every
+    test output is known; val_loss is `loss` (mean cross-entropy per answer cell)."""
     known = {name: t for name, t in truths.items() if all(x is not None for x in t)}
-    report: dict = {"val_loss": preds.loss}
+    report: dict = {"val_loss": loss}
     report.update(_scores({n: ranked[n] for n in known}, known))
     for set_name, names in names_by_set.items():
         chosen = [n for n in names if n in known]
@@ -138,9 +187,7 @@ def fewshot_report(
             scores = _scores({n: ranked[n] for n in chosen}, {n: known[n] for n in chosen})
             report.update({f"{set_name}_{k}": v for k, v in scores.items()})
             report.setdefault("sets", []).append(set_name)  # for the printed report
-    if preds.latents is not None:
-        report.update(_collapse(split, preds))
-    return report, ranked
+    return report
 
 
 def _scores(ranked: dict, truths: dict) -> dict:
@@ -192,6 +239,12 @@ def format_fewshot_report(report: dict, title: str = "") -> str:
             f"pass@2 {100 * report[name + '_pass2']:6.2f}%  (n={report[name + '_n']})"
         )
     lines.append(f"val loss {report['val_loss']:.4f} per answer cell")
+    if "ttt" in report:
+        t = report["ttt"]
+        lines.append(
+            f"test-time training: {t['steps']} steps at lr {t['lr']:g} ({t['params']}), "
+            f"{t['views']} views per task"
+        )
     if "eval_encoder_spread_relative" in report:
         lines.append(
             f"encoder  spread across tasks {report['eval_encoder_spread_relative']:.3g} of its "

@@ -53,8 +53,13 @@ def _demo_loss(model, queries: dict, weights: torch.Tensor, latent, n_sup: int):
     k = weights.shape[0] // latent.shape[0]
     rows = {**queries, "demo_latent": latent.repeat_interleave(k, dim=0)}
     out = rollout(model, rows, n_sup, grad_last=True).outputs  # gradient: last segment only
-    labels = rows["labels"]
-    cells = (labels != 0).float()  # the answer grid (padding is not part of it)
-    ce = F.cross_entropy(out.logits.float().transpose(1, 2), labels, reduction="none")
-    per_row = (ce * cells).sum(-1) / cells.sum(-1).clamp(min=1)  # (B*K,)
+    per_row = answer_loss_per_row(out.logits, rows["labels"])  # (B*K,)
     return (per_row * weights).sum() / weights.sum().clamp(min=1)
+
+
+def answer_loss_per_row(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over each row's answer grid: logits (B, L, V), labels (B, L) ->
+    (B,). Padding (token 0) is not part of the answer and not counted."""
+    cells = (labels != 0).float()  # (B, L)
+    ce = F.cross_entropy(logits.float().transpose(1, 2), labels, reduction="none")  # (B, L)
+    return (ce * cells).sum(-1) / cells.sum(-1).clamp(min=1)

@@ -59,6 +59,7 @@ def size_bound_reason(config) -> str | None:
         }.get(config.pos_encoding if config.mixer == "attention" else "none"),
         "puzzle_emb_len": "it reads a puzzle-embedding table (model.puzzle_emb_len)",
         "demo_encoder": "its demonstration encoder is built for one canvas (model.demo_encoder)",
+        "demo_memory": "its demonstration memory is built for one canvas (model.demo_memory)",
         "grid_encoder": "model.grid_encoder flattens the whole grid into one vector",
     }
     for key, reason in reasons.items():

@@ -128,6 +128,23 @@ class DemoEncoderConfig(FrozenConfig):
         return self
 
 
+class DemoMemoryConfig(FrozenConfig):
+    """Used by TRM (ponder.models.demo_memory): the query's cells attend to the cells of the
+    demonstration pairs, inside every block of the recursion, rather than reading the task
+    from one pooled vector.
+
+    The memory holds one token per cell of each usable demonstration pair (the input
+    cell's colour and the output cell's colour embedded together, 2D rotary positions of
+    the cell), plus a learned "nothing" token; it has no pair index, so the order of the
+    pairs cannot matter, and unusable slots are masked out."""
+
+    num_heads: int = Field(4, gt=0)
+    """Cross-attention heads; model.hidden_size / num_heads must be a multiple of 4 (2D RoPE)."""
+    num_layers: int = Field(0, ge=0)
+    """Self-attention blocks over each pair's cells before they are attended to (0: the
+    cells' embeddings as they are)."""
+
+
 class TrunkConfig(FrozenConfig):
     """Used by the attention models TRM, HRM, the transformer and PoH (ponder.models.layers):
     the keys they share, the shape of their block stack."""

@@ -7,6 +7,7 @@ RMSNorm that has no learned scale. Shapes: B batch, L sequence, D hidden, H head
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -74,7 +75,7 @@ def grid_of(cells: int, template: tuple[int, int]) -> tuple[int, int]:
     return cols + extra, cols
 
 
-def _rope_tables(head_dim: int, cells: int, grid_shape, prefix: int) -> torch.Tensor:
+def rope_tables(head_dim: int, cells: int, grid_shape, prefix: int) -> torch.Tensor:
     """(P + L, Dh/2) rotation angles: 1D from the flat index, or 2D (half of the channels by
     row, half by column); the P prefix tokens unrotated (angle 0)."""
     if grid_shape is None:
@@ -98,7 +99,7 @@ class RotaryEmbedding(nn.Module):
     ):
         super().__init__()
         self.head_dim, self.grid_shape, self.prefix = head_dim, grid_shape, prefix
-        angles = _rope_tables(head_dim, seq_len, grid_shape, prefix)  # (P + L, Dh/2)
+        angles = rope_tables(head_dim, seq_len, grid_shape, prefix)  # (P + L, Dh/2)
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
         self._other: dict[tuple[int, torch.device], tuple[torch.Tensor, torch.Tensor]] = {}
@@ -111,16 +112,22 @@ class RotaryEmbedding(nn.Module):
         if key not in self._other:
             cells = length - self.prefix
             shape = None if self.grid_shape is None else grid_of(cells, self.grid_shape)
-            angles = _rope_tables(self.head_dim, cells, shape, self.prefix).to(device)
+            angles = rope_tables(self.head_dim, cells, shape, self.prefix).to(device)
             self._other[key] = (angles.cos(), angles.sin())
         return self._other[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Rotate x (B, H, L, Dh) pairwise: channel i with channel i + Dh/2."""
-        x1, x2 = x.float().chunk(2, dim=-1)
         cos, sin = self.tables(x.shape[-2], x.device)  # (L, Dh/2)
-        out = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
-        return out.to(x.dtype)
+        return rotate(x, cos, sin)
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary positions: x (..., L, Dh), channel i turned with channel i + Dh/2 by the
+    angles whose cos and sin are (L, Dh/2); in fp32, returned in x's dtype."""
+    x1, x2 = x.float().chunk(2, dim=-1)
+    out = torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
+    return out.to(x.dtype)
 
 
 def local_window_mask(grid_shape: tuple[int, int], radius: int, prefix: int = 0) -> torch.Tensor:
@@ -197,6 +204,47 @@ class Attention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(b, seq, d))
 
 
+@dataclass
+class Memory:
+    """Tokens a block's cross-attention reads (ponder.models.demo_memory builds them):
+    tokens (B, M, D), keep (B, M) True where a token may be attended to; rotary tables of
+    the queries (Lq, Dh/2) and of the memory tokens (M, Dh/2), so the attention sees 2D
+    offsets between a query cell and a memory cell."""
+
+    tokens: torch.Tensor
+    keep: torch.Tensor
+    query_cos: torch.Tensor
+    query_sin: torch.Tensor
+    key_cos: torch.Tensor
+    key_sin: torch.Tensor
+
+
+class CrossAttention(nn.Module):
+    """Each query token attends to the memory tokens it may keep; rotary positions on both
+    sides. The output projection starts at zero, so adding it leaves a fresh block's
+    function unchanged."""
+
+    def __init__(self, hidden: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.query = Linear(hidden, hidden)
+        self.key_value = Linear(hidden, 2 * hidden)
+        self.out = Linear(hidden, hidden)
+        nn.init.zeros_(self.out.weight)
+
+    def forward(self, x: torch.Tensor, memory: Memory) -> torch.Tensor:
+        """x (B, Lq, D) -> (B, Lq, D)."""
+        b, length, d = x.shape
+        heads, m = self.num_heads, memory.tokens.shape[1]
+        q = self.query(x).view(b, length, heads, d // heads).transpose(1, 2)  # (B, H, Lq, Dh)
+        kv = self.key_value(memory.tokens.to(x.dtype)).view(b, m, 2, heads, d // heads)
+        k, v = kv.permute(2, 0, 3, 1, 4)  # each (B, H, M, Dh)
+        q = rotate(q, memory.query_cos, memory.query_sin)
+        k = rotate(k, memory.key_cos, memory.key_sin)
+        y = attend(q, k, v, memory.keep[:, None, None, :])  # (B, H, Lq, Dh)
+        return self.out(y.transpose(1, 2).reshape(b, length, d))
+
+
 class GridConv(nn.Module):
     """Token mixer as a dense 3x3 convolution over the 2D grid: each cell mixes its 8
     neighbours' features. Same call signature as Attention (rotary and mask unused). Its
@@ -245,6 +293,7 @@ class Block(nn.Module):
         multiple_of: int,
         grid_shape: tuple[int, int] | None = None,
         mlp_length: int | None = None,
+        cross_heads: int = 0,
     ):
         super().__init__()
         # The mixer keeps the name `attn` so checkpoints of either kind read the same way.
@@ -254,6 +303,7 @@ class Block(nn.Module):
             self.attn = Attention(hidden, num_heads)
         else:
             self.attn = GridConv(hidden, grid_shape)
+        self.cross = CrossAttention(hidden, cross_heads) if cross_heads else None
         self.mlp = SwiGLU(hidden, expansion, multiple_of)
 
     def forward(
@@ -262,8 +312,11 @@ class Block(nn.Module):
         rotary: RotaryEmbedding | None,
         mask: torch.Tensor | None,
         head_weights: torch.Tensor | None = None,
+        memory: Memory | None = None,
     ) -> torch.Tensor:
         x = rms_norm(x + self.attn(x, rotary, mask, head_weights))
+        if self.cross is not None and memory is not None:
+            x = rms_norm(x + self.cross(x, memory))  # read the demonstrations' cells
         return rms_norm(x + self.mlp(x))
 
 
@@ -407,6 +460,7 @@ class Trunk(nn.Module):
         attn_window: int,
         mixer: str = "attention",
         prefix: int = 0,
+        cross_heads: int = 0,
     ):
         super().__init__()
         if mixer == "conv" and prefix:
@@ -414,7 +468,7 @@ class Trunk(nn.Module):
         conv_grid = _require_grid(grid_shape) if mixer == "conv" else None
         mlp_length = prefix + seq_len if mixer == "mlp" else None  # TRM's mlp_t
         self.blocks = nn.ModuleList(
-            Block(hidden, num_heads, expansion, multiple_of, conv_grid, mlp_length)
+            Block(hidden, num_heads, expansion, multiple_of, conv_grid, mlp_length, cross_heads)
             for _ in range(num_layers)
         )
         head_dim = hidden // num_heads
@@ -431,10 +485,16 @@ class Trunk(nn.Module):
         self.register_buffer("mask", mask, persistent=False)
         self._other_masks: dict[tuple[int, torch.device], torch.Tensor] = {}
 
-    def forward(self, x: torch.Tensor, head_weights: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        head_weights: torch.Tensor | None = None,
+        memory: Memory | None = None,
+    ) -> torch.Tensor:
+        """x (B, L, D) -> (B, L, D); `memory`: demonstration cells to cross-attend to."""
         mask = self._mask(x.shape[1], x.device)
         for block in self.blocks:
-            x = block(x, self.rotary, mask, head_weights)
+            x = block(x, self.rotary, mask, head_weights, memory)
         return x
 
     def _mask(self, length: int, device: torch.device) -> torch.Tensor | None:
@@ -549,6 +609,7 @@ def build_trunk(config, spec, num_layers: int) -> Trunk:
         attn_window=config.attn_window,
         mixer=config.mixer,
         prefix=config.puzzle_emb_len,
+        cross_heads=memory.num_heads if (memory := getattr(config, "demo_memory", None)) else 0,
     )
 
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
-from ponder.models.base import DataSpec, ModelOutputs, TrunkConfig
-from ponder.models.layers import build_io, trunc_normal_
+from ponder.models.base import DataSpec, DemoMemoryConfig, ModelOutputs, TrunkConfig
+from ponder.models.demo_memory import DemoMemory
+from ponder.models.layers import Memory, build_io, trunc_normal_
 
 
 class TRMConfig(TrunkConfig):
@@ -42,6 +43,17 @@ class TRMConfig(TrunkConfig):
     one_step_grad: bool = False
     """Ablation (TRM paper, Sudoku 87.4% -> 56.5%): backpropagate through the last z update
     and the y update only, HRM's "1-step gradient", instead of all n + 1 calls."""
+    demo_memory: DemoMemoryConfig | None = None
+    """Few-shot tasks: the query's cells cross-attend to the demonstration pairs' cells in
+    every block (ponder.models.demo_memory); beside or instead of demo_encoder."""
+
+    @model_validator(mode="after")
+    def _memory_heads_fit_2d_rope(self) -> TRMConfig:
+        memory = self.demo_memory
+        if memory is not None and (self.hidden_size % memory.num_heads or
+                                   (self.hidden_size // memory.num_heads) % 4):  # fmt: skip
+            raise ValueError("hidden_size / demo_memory.num_heads must be a multiple of 4")
+        return self
 
 
 @dataclass
@@ -61,6 +73,11 @@ class TRM(nn.Module):
         self.register_buffer("y_init", trunc_normal_(torch.empty(d), std=1.0))
         self.prefix = config.puzzle_emb_len  # puzzle-embedding tokens before the grid
         self.seq_len = spec.seq_len  # grid cells of the training grid
+        self.demo_memory = None
+        if config.demo_memory is not None:
+            self.demo_memory = DemoMemory(
+                config.demo_memory, spec.vocab_size, d, _grid(spec), self.prefix
+            )
 
     def init_carry(
         self, batch_size: int, device: torch.device | str, seq_len: int | None = None
@@ -73,27 +90,34 @@ class TRM(nn.Module):
         return TRMCarry(z=z, y=y)
 
     def recursion(
-        self, z: torch.Tensor, y: torch.Tensor, x: torch.Tensor, cut: bool = False
+        self,
+        z: torch.Tensor,
+        y: torch.Tensor,
+        x: torch.Tensor,
+        cut: bool = False,
+        memory: Memory | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One recursion: n latent updates with the input injected, then one answer update.
-        With `cut`, the first n - 1 latent updates run without gradient (1-step gradient)."""
+        With `cut`, the first n - 1 latent updates run without gradient (1-step gradient).
+        `memory`: the demonstrations' cells, attended to in every call of the net."""
         n = self.config.n
         with torch.set_grad_enabled(torch.is_grad_enabled() and not cut):
             for _ in range(n - 1):
-                z = self.net(z + y + x)
-        z = self.net(z + y + x)
-        y = self.net(y + z)
+                z = self.net(z + y + x, memory=memory)
+        z = self.net(z + y + x, memory=memory)
+        y = self.net(y + z, memory=memory)
         return z, y
 
     def forward(
         self, carry: TRMCarry, batch: dict[str, torch.Tensor]
     ) -> tuple[TRMCarry, ModelOutputs]:
         x = self.embed(batch)  # (B, P + L, D)
+        memory = self.demo_memory(batch) if self.demo_memory is not None else None
         z, y = carry.z.to(x.dtype), carry.y.to(x.dtype)
         with torch.no_grad():
             for _ in range(self.config.T - 1):
-                z, y = self.recursion(z, y, x)
-        z, y = self.recursion(z, y, x, cut=self.config.one_step_grad)
+                z, y = self.recursion(z, y, x, memory=memory)
+        z, y = self.recursion(z, y, x, cut=self.config.one_step_grad, memory=memory)
         answer = y + x if self.config.output_skip else y
         q_halt, q_continue = self.q_head(y)
         logits = self.lm_head(
@@ -104,3 +128,9 @@ class TRM(nn.Module):
             logits, q_halt, q_continue, stats=stats, aux_losses=dict(self.embed.last_aux)
         )
         return TRMCarry(z=z.detach(), y=y.detach()), outputs
+
+
+def _grid(spec: DataSpec) -> tuple[int, int]:
+    if spec.grid_shape is None:
+        raise ValueError("model.demo_memory needs a grid (a few-shot canvas)")
+    return spec.grid_shape

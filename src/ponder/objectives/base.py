@@ -85,8 +85,9 @@ class Objective:
         model = self.config.model
         if model.name in SEQUENCE_MODELS:
             raise UserError(f"model {model.name} needs a few-shot dataset (skills, arc)")
-        if getattr(model, "demo_encoder", None) is not None:
-            raise UserError("model.demo_encoder needs a few-shot dataset (skills, arc)")
+        for key in ("demo_encoder", "demo_memory"):
+            if getattr(model, key, None) is not None:
+                raise UserError(f"model.{key} needs a few-shot dataset (skills, arc)")
 
     # ----- training ------------------------------------------------------------------------
     def loss(

@@ -5,12 +5,16 @@ computes it, plus the demonstration encoder's diagnostics (the spread of its tas
 across the batch's tasks: the collapse detector). Judging: every view of a test task
 (dihedral, colour permutation) gives a candidate once its augmentation is undone; votes
 rank them and pass@1 / pass@2 are scored per test input and per task (ponder.eval.fewshot).
+With fewshot.ttt_steps, each task is answered by a copy of the model fine-tuned on its
+demonstrations first (test-time training, ponder.eval.ttt).
 Outputs: eval/submission.json in the ARC Prize format and PNGs of tasks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -22,13 +26,19 @@ from ponder.eval.fewshot import (
     fewshot_report,
     format_fewshot_report,
     predict_fewshot,
+    score_ranked,
+    stored_truths,
     write_fewshot_outputs,
 )
+from ponder.eval.ttt import TTTSettings, predict_fewshot_ttt, ttt_layout
 from ponder.models.base import FrozenConfig
 from ponder.models.conditioning import collapse_stats
 from ponder.objectives.base import Depth, Judgement, LossResult, Objective
 from ponder.objectives.grid import ignore_label
 from ponder.objectives.losses import segment_loss
+
+MAX_TTT_STEPS = 10_000  # far beyond a useful fine-tuning; bounds a typo's running time
+MAX_TTT_VIEWS = 1000  # as `ponder data build arc --test-views`
 
 
 class FewShotConfig(FrozenConfig):
@@ -42,6 +52,22 @@ class FewShotConfig(FrozenConfig):
     on each task vector to fit the demonstrations before answering (0: off)."""
     latent_search_lr: float = Field(0.1, gt=0)
     """Adam learning rate of the test-time latent search."""
+    ttt_steps: int = Field(0, ge=0, le=MAX_TTT_STEPS)
+    """Test-time training: before answering a task, Adam steps on a copy of the model's
+    weights fitting that task's demonstrations (each predicted from the others, under every
+    view of fewshot.ttt_views); the copy answers and the model itself is unchanged. Runs at
+    every evaluation, training's periodic ones too (`ponder eval --ttt-steps N` runs it only
+    after training). Test outputs are never read (0: off)."""
+    ttt_lr: float = Field(3e-4, gt=0, le=1.0)
+    """Adam learning rate of test-time training."""
+    ttt_params: Literal["all", "head", "encoder"] = "all"
+    """The weights test-time training tunes: all (every parameter; a puzzle-embedding table
+    is not a parameter and stays), head (the answer head lm_head only), encoder (the
+    demonstration encoder only: model.demo_encoder)."""
+    ttt_views: int = Field(8, ge=1, le=MAX_TTT_VIEWS)
+    """Views per task in test-time training: the dataset's test views of the task, topped up
+    with random dihedral and colour views to this many; fine-tuning sees the demonstrations
+    under each, each answers every test input, and the answers vote (pass@2 counts)."""
 
 
 class FewShotObjective(Objective):
@@ -63,6 +89,21 @@ class FewShotObjective(Objective):
         )
         if self.search.steps and getattr(self.config.model, "demo_encoder", None) is None:
             raise UserError("fewshot.latent_search_steps needs a model with model.demo_encoder")
+        s = self.settings
+        self.ttt = TTTSettings(s.ttt_steps, s.ttt_lr, s.ttt_params, s.ttt_views)
+        if self.ttt.steps:
+            self._check_ttt()
+
+    def _check_ttt(self) -> None:
+        """Refuse test-time training settings the run's model cannot use."""
+        if self.search.steps:
+            raise UserError(
+                "fewshot.ttt_steps and fewshot.latent_search_steps are two test-time "
+                "options: set one of them to 0"
+            )
+        model = self.config.model
+        if self.ttt.params == "encoder" and getattr(model, "demo_encoder", None) is None:
+            raise UserError("fewshot.ttt_params 'encoder' needs a model with model.demo_encoder")
 
     def loss(self, out, batch, q_continue_target) -> LossResult:
         tc = self.config.train
@@ -106,12 +147,26 @@ class FewShotObjective(Objective):
         if depth.until_halt:
             raise UserError("--segments auto needs a halting answer per puzzle; few-shot tasks "
                             "are voted across views: give a segment count")  # fmt: skip
+        names = read_task_names(data.root, "test")
+        if self.ttt.steps:
+            return self._judge_with_ttt(model, data, depth, names)
         preds = predict_fewshot(
             model, data.test, n_sup=depth.segments, batch_size=depth.batch_size,
             device=depth.device, limit=depth.limit, search=self.search,
         )  # fmt: skip
-        report, ranked = fewshot_report(data.test, preds, read_task_names(data.root, "test"))
+        report, ranked = fewshot_report(data.test, preds, names)
         return Judgement(report, preds, ranked)
+
+    def _judge_with_ttt(self, model, data, depth: Depth, names: dict) -> Judgement:
+        """Each task answered by a copy of the model fine-tuned on its demonstrations; the
+        stored test outputs are read only to score the answers."""
+        flat = [name for names_of_set in names.values() for name in names_of_set]
+        layout = ttt_layout(data.test, depth.segments, depth.batch_size, depth.device)
+        answers = predict_fewshot_ttt(model, data.test, flat, layout, self.ttt, depth.limit)
+        truths = stored_truths(data.test, flat, answers.groups)
+        report = score_ranked(answers.ranked, truths, names, answers.loss)
+        report["ttt"] = dataclasses.asdict(self.ttt)
+        return Judgement(report, answers, answers.ranked)
 
     def write_outputs(self, data, judged: Judgement, out_dir: Path) -> dict[str, str]:
         return write_fewshot_outputs(data, judged.details, out_dir, self.config.eval.samples_png)
@@ -127,4 +182,5 @@ class FewShotObjective(Objective):
                 "--segments is for grid and path runs; a few-shot run answers at its N_sup"
             )
 
-        return solve_fewshot_task(run, run.data.task.parse_puzzle(text), png, self.search)
+        task = run.data.task.parse_puzzle(text)
+        return solve_fewshot_task(run, task, png, self.search, self.ttt)

@@ -14,6 +14,7 @@ from torch import nn
 
 from ponder.config import RunConfig
 from ponder.data.dataset import Dataset, check_spec
+from ponder.data.fresh_skills import FreshSkillBatches
 from ponder.data.loader import TrainBatches
 from ponder.errors import UserError
 from ponder.fileio import atomic_write_text
@@ -73,10 +74,6 @@ def train(
     if runtime.world_size > 1:
         seed_everything(config.seed + runtime.rank, config.deterministic)
     loader, evaluate = make_loader(config, stages, objective, runtime)
-    resumed = saved[1].get("precision") if saved is not None else None
-    runtime, execution = settle_execution(
-        config, model, runtime, loader.batch(0), objective, resumed
-    )
     trainer = Trainer(
         config, model, loader, runtime, run_dir, evaluate, objective, data.pinned_spec()
     )
@@ -87,7 +84,14 @@ def train(
     if saved is not None:
         path = checkpoint_path(run_dir, "last")
         trainer.restore_from(*saved, path, on_spec=lambda spec, src: check_spec(data, spec, src))
-    elif runtime.is_main:
+    # Measuring the precision and compiling take seconds to a minute: after every check
+    # that may refuse the run. The trainer takes the settled runtime before its first step.
+    resumed = saved[1].get("precision") if saved is not None else None
+    runtime, execution = settle_execution(
+        config, model, runtime, loader.batch(0), objective, resumed
+    )
+    trainer.rt = runtime
+    if saved is None and runtime.is_main:
         _describe(config, data, model, runtime, run_dir, quiet, skipped)
     if runtime.is_main and not quiet:
         print(execution["described"])
@@ -191,9 +195,10 @@ def open_stages(config: RunConfig, data: Dataset, objective: Objective) -> list[
 
 
 def make_loader(config: RunConfig, stages: list[Dataset], objective: Objective, runtime: Runtime):
-    """(loader, evaluate) for the engine: plain batches of the one dataset, or a
-    curriculum over `stages`. The evaluation is always of the last stage (data.path); in
-    accuracy mode it also judges the current stage, whose exact moves the curriculum on."""
+    """(loader, evaluate) for the engine: plain batches of the one dataset, fresh skill
+    tasks (data.fresh_tasks), or a curriculum over `stages`. The evaluation is always of
+    the last stage (data.path); in accuracy mode it also judges the current stage, whose
+    exact moves the curriculum on."""
     tc = config.train
 
     def batches(data: Dataset) -> TrainBatches:
@@ -202,6 +207,8 @@ def make_loader(config: RunConfig, stages: list[Dataset], objective: Objective, 
         )
 
     evaluate = make_evaluator(config, stages[-1], objective, runtime)
+    if config.data.fresh_tasks:
+        return _fresh_task_batches(config, stages[-1], runtime), evaluate
     if len(stages) == 1:
         return batches(stages[0]), evaluate
     cur = tc.curriculum
@@ -210,6 +217,30 @@ def make_loader(config: RunConfig, stages: list[Dataset], objective: Objective, 
         judges = [make_evaluator(config, s, objective, runtime) for s in stages]
         evaluate = _advancing(evaluate, judges, loader)
     return loader, evaluate
+
+
+def _fresh_task_batches(config: RunConfig, data: Dataset, runtime: Runtime) -> FreshSkillBatches:
+    """data.fresh_tasks: a new skill instance in every row. A fresh task has no puzzle
+    identifier a table (or the oracle encoder) could have learned, and a curriculum's stages
+    are fixed datasets, so both are refused."""
+    if config.train.curriculum.enabled:
+        raise UserError("data.fresh_tasks does not combine with train.curriculum")
+    encoder = getattr(config.model, "demo_encoder", None)
+    if getattr(config.model, "puzzle_emb_len", 0) > 0 and encoder is None:
+        raise UserError(
+            "data.fresh_tasks: fresh tasks have no puzzle identifiers for the puzzle table "
+            "(model.puzzle_emb_len) to learn; condition on the demonstrations "
+            "(model.demo_encoder)"
+        )
+    if encoder is not None and encoder.kind == "oracle":
+        raise UserError(
+            "data.fresh_tasks: the oracle encoder codes puzzle identifiers, which fresh "
+            "tasks do not have"
+        )
+    tc = config.train
+    return FreshSkillBatches.from_dataset(
+        data, tc.global_batch_size, config.seed, runtime.rank, runtime.world_size
+    )
 
 
 def _advancing(evaluate, judges, loader: CurriculumBatches):

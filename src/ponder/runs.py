@@ -93,7 +93,7 @@ def _trained_precision(config: RunConfig, runtime: Runtime, saved) -> Runtime:
     if config.precision != "auto" or not isinstance(saved, dict):
         return runtime
     name = saved.get("name")
-    if saved.get("device") != runtime.device.type or name not in ("fp32", "bf16", "fp16"):
+    if saved.get("device") != runtime.device.type or name not in DTYPES:
         return runtime
     return replace(runtime, dtype=DTYPES[name])
 

@@ -30,6 +30,7 @@ import torch
 from ponder.data.dataset import Dataset
 from ponder.data.fewshot import TASKS_JSON, view_to_row
 from ponder.data.format import PONDER_JSON, Split, read_json, read_ponder_json
+from ponder.data.loader import check_global_batch
 from ponder.errors import UserError
 from ponder.tasks import skills
 from ponder.tasks.arc import encode_view, identity
@@ -113,14 +114,7 @@ class FreshSkillBatches:
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        if global_batch_size < 1:
-            raise UserError(f"batch size must be >= 1, got {global_batch_size}")
-        if world_size < 1 or not 0 <= rank < world_size:
-            raise UserError(f"rank {rank} is not valid for world size {world_size}")
-        if global_batch_size % world_size:
-            raise UserError(
-                f"global batch size {global_batch_size} is not divisible by world size {world_size}"
-            )
+        check_global_batch(global_batch_size, rank, world_size)  # as TrainBatches does
         self.recipe, self.forbidden, self.seed = recipe, forbidden, seed
         self.global_batch_size = global_batch_size
         self.local_batch_size = global_batch_size // world_size

@@ -35,11 +35,7 @@ class TrainBatches:
         world_size: int = 1,
         cache_epochs: int = 8,
     ) -> None:
-        _check_sharding(global_batch_size, rank, world_size)
-        if global_batch_size % world_size:
-            raise UserError(
-                f"global batch size {global_batch_size} is not divisible by world size {world_size}"
-            )
+        check_global_batch(global_batch_size, rank, world_size)
         if split.num_groups < 1:
             raise UserError("the training split has no groups to sample")
         self.split = split
@@ -121,6 +117,15 @@ def eval_batches(
     positions = np.arange(rank, split.num_examples, world_size, dtype=np.int64)
     for start in range(0, len(positions), batch_size):
         yield _gather(split, positions[start : start + batch_size], with_index=True)
+
+
+def check_global_batch(global_batch_size: int, rank: int, world_size: int) -> None:
+    """A training stream's global batch must split evenly over the DDP ranks."""
+    _check_sharding(global_batch_size, rank, world_size)
+    if global_batch_size % world_size:
+        raise UserError(
+            f"global batch size {global_batch_size} is not divisible by world size {world_size}"
+        )
 
 
 def _check_sharding(batch_size: int, rank: int, world_size: int) -> None:

@@ -57,8 +57,10 @@ class DemoMemory(nn.Module):
         )
         query = rope_tables(head_dim, cells, grid_shape, prefix)  # (P + L, Dh/2), prefix 0
         cell = rope_tables(head_dim, cells, grid_shape, 0)  # (L, Dh/2)
-        self.register_buffer("query_angles", query, persistent=False)
-        self.register_buffer("cell_angles", cell, persistent=False)
+        # cos and sin once, here, not in every forward: (P + L, Dh/2) and (L, Dh/2)
+        for name, angles in (("query", query), ("cell", cell)):
+            self.register_buffer(f"{name}_cos", angles.cos(), persistent=False)
+            self.register_buffer(f"{name}_sin", angles.sin(), persistent=False)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> Memory:
         inputs = _as_tokens(batch["demo_inputs"])  # (B, K, L)
@@ -71,16 +73,10 @@ class DemoMemory(nn.Module):
         keep = usable.unsqueeze(-1) & ((inputs != PAD) | (outputs != PAD))  # (B, K, L)
         tokens = torch.cat([self.nothing.expand(b, 1, -1).to(cells.dtype), cells.flatten(1, 2)], 1)
         keep = torch.cat([keep.new_ones(b, 1), keep.flatten(1)], 1)  # (B, M)
-        key_angles = torch.cat([self.cell_angles.new_zeros(1, self.cell_angles.shape[1]),
-                                self.cell_angles.repeat(k, 1)])  # (M, Dh/2)  # fmt: skip
-        return Memory(
-            tokens=tokens,
-            keep=keep,
-            query_cos=self.query_angles.cos(),
-            query_sin=self.query_angles.sin(),
-            key_cos=key_angles.cos(),
-            key_sin=key_angles.sin(),
-        )
+        # The "nothing" token is unrotated (angle 0: cos 1, sin 0); then K copies of the cells.
+        key_cos = torch.cat([torch.ones_like(self.cell_cos[:1]), self.cell_cos.repeat(k, 1)])
+        key_sin = torch.cat([torch.zeros_like(self.cell_sin[:1]), self.cell_sin.repeat(k, 1)])
+        return Memory(tokens, keep, self.query_cos, self.query_sin, key_cos, key_sin)
 
     def _contextualise(self, cells: torch.Tensor, usable: torch.Tensor) -> torch.Tensor:
         """Self-attention over each usable pair's cells (num_layers blocks); unusable pairs

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ponder.bench import synchronize
 from ponder.fileio import atomic_write_text
 from ponder.train.runtime import cpu_has_fast_bf16
 
@@ -124,8 +125,7 @@ def time_segment_pass(
     with torch.random.fork_rng(devices=devices):
         start = time.perf_counter()
         run_segment(model, batch, loss_of, dtype)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
+        synchronize(device)  # queued kernels count on an asynchronous device
         seconds = time.perf_counter() - start
     model.zero_grad(set_to_none=True)
     return seconds

@@ -3,12 +3,13 @@ champion sequence model, pass@2 on new instances of the trained skills ("seen") 
 4 held-out skills ("unseen"), with the encoder collapse statistic.
 
     python benchmarks/skills.py [--out runs/skills_bench] [--threads 1] [--report-only]
-        [--models trm_puzzle,trm_encoder,...]
+        [--models trm_puzzle,trm_encoder,...] [--seeds 0,1,2]
 
 Builds data/skills (canvas 8, 2000 training tasks, 200 + 200 test tasks) if missing, trains
 each model that has no summary.json in <out>/<name> yet (so an interrupted benchmark goes on
 where it stopped), and writes <out>/table.md and <out>/results.json. Every figure is read
-from the runs' final evaluations on every test task (one seed each: a CPU-scale result).
+from the runs' final evaluations on every test task. Seed 0 trains in <out>/<name>, seed s
+in <out>/<name>-s<s>; a model with several seeds also gets its mean and range.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ MODELS = {
     # part 11: a new instance in every batch row instead of the fixed 2000 tasks
     "trm_encoder_fresh": (ENCODER, ["data.fresh_tasks=true"]),
     "trm_memory_fresh": ("configs/skills_trm_memory.yaml", []),
+    "trm_memory_wide": ("configs/skills_trm_memory_wide.yaml", []),
 }
 
 
@@ -46,19 +48,34 @@ def main() -> None:
         if not DATA.is_dir():
             ponder("data", "build", "skills", "--out", str(DATA), *DATA_ARGS, threads=args.threads)
         for name in args.models:
-            preset, overrides = MODELS[name]
-            run_dir = args.out / name
-            if not (run_dir / "summary.json").is_file():
-                print(f"training {name} ...", flush=True)
-                ponder("train", preset, *overrides, f"run_dir={run_dir}", threads=args.threads)
-    done = [name for name in MODELS if (args.out / name / "summary.json").is_file()]
-    rows = [row(name, args.out / name) for name in done]  # unfinished runs are left out
+            for seed in args.seeds:
+                train_model(name, seed, args)
+    runs = [(name, seed) for name in MODELS for seed in range(MAX_SEED + 1)]
+    done = [(n, s) for n, s in runs if (run_dir_of(args.out, n, s) / "summary.json").is_file()]
+    rows = [row(n, s, run_dir_of(args.out, n, s)) for n, s in done]  # unfinished: left out
     if not rows:
         refuse(f"no finished runs in {args.out}; run without --report-only first")
     (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     table = markdown(rows)
     (args.out / "table.md").write_text(table + "\n")
     print(table)
+
+
+MAX_SEED = 9
+
+
+def run_dir_of(out: Path, name: str, seed: int) -> Path:
+    return out / name if seed == 0 else out / f"{name}-s{seed}"
+
+
+def train_model(name: str, seed: int, args: argparse.Namespace) -> None:
+    preset, overrides = MODELS[name]
+    run_dir = run_dir_of(args.out, name, seed)
+    if not (run_dir / "summary.json").is_file():
+        print(f"training {name} seed {seed} ...", flush=True)
+        ponder(
+            "train", preset, *overrides, f"seed={seed}", f"run_dir={run_dir}", threads=args.threads
+        )
 
 
 def parse_args() -> argparse.Namespace:
@@ -69,7 +86,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--models", type=_model_names, default=list(MODELS), help="comma list (default: all)"
     )
+    parser.add_argument("--seeds", type=_seeds, default=[0], help="comma list (default: 0)")
     return parser.parse_args()
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or not all(0 <= seed <= MAX_SEED for seed in seeds):
+        raise argparse.ArgumentTypeError(f"seeds are whole numbers 0..{MAX_SEED}; got {text!r}")
+    return seeds
 
 
 def _model_names(text: str) -> list[str]:
@@ -80,13 +108,13 @@ def _model_names(text: str) -> list[str]:
     return names
 
 
-def row(name: str, run_dir: Path) -> dict:
-    """One model's figures from its summary.json and the last logged training statistics."""
+def row(name: str, seed: int, run_dir: Path) -> dict:
+    """One run's figures from its summary.json and the last logged training statistics."""
     summary = json.loads((run_dir / "summary.json").read_text())
     final = summary["final_eval"]
     logged = _last_logged(run_dir / "metrics.jsonl")
     keys = ("seen_pass1", "seen_pass2", "unseen_pass1", "unseen_pass2", "seen_n", "unseen_n")
-    out = {"model": name, "params": summary["params"], "steps": summary["steps"]}
+    out = {"model": name, "seed": seed, "params": summary["params"], "steps": summary["steps"]}
     out["train_seconds"] = summary["train_seconds"]
     out.update({k: final.get(k) for k in (*keys, "task_pass2", "val_loss")})
     out["collapse_spread"] = final.get("eval_encoder_spread_relative")
@@ -110,22 +138,37 @@ def markdown(rows: list[dict]) -> str:
         return "" if value is None else f"{value:.3g}"
 
     lines = [
-        "| model | params | train s | seen pass@1 | seen pass@2 | unseen pass@1 | "
+        "| model | seed | params | train s | seen pass@1 | seen pass@2 | unseen pass@1 | "
         "unseen pass@2 | val loss | encoder spread / size | encoder cosine | prefix norm |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['model']} | {r['params']:,} | {r['train_seconds']:.0f} | "
+            f"| {r['model']} | {r['seed']} | {r['params']:,} | {r['train_seconds']:.0f} | "
             f"{pct(r['seen_pass1'])} | {pct(r['seen_pass2'])} | {pct(r['unseen_pass1'])} | "
             f"{pct(r['unseen_pass2'])} | {num(r['val_loss'])} | {num(r['collapse_spread'])} | "
             f"{num(r['collapse_cosine'])} | {num(r['prefix_norm'])} |"
         )
     n = rows[0]
-    lines.append(
-        f"\nn = {n['seen_n']:.0f} seen and {n['unseen_n']:.0f} unseen test tasks, one seed."
-    )
+    lines.append(f"\nn = {n['seen_n']:.0f} seen and {n['unseen_n']:.0f} unseen test tasks.")
+    lines.extend(seed_summaries(rows))
     return "\n".join(lines)
+
+
+def seed_summaries(rows: list[dict]) -> list[str]:
+    """Mean and range of pass@2 for each model with more than one seed."""
+    out = []
+    for name in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == name]
+        if len(mine) < 2:
+            continue
+        parts = []
+        for key in ("seen_pass2", "unseen_pass2"):
+            values = [100 * r[key] for r in mine]
+            mean = sum(values) / len(values)
+            parts.append(f"{key} {mean:.1f} ({min(values):.1f}-{max(values):.1f})")
+        out.append(f"{name}, {len(mine)} seeds, mean (range): " + ", ".join(parts))
+    return out
 
 
 if __name__ == "__main__":

@@ -487,6 +487,9 @@ def _add_eval_solve(sub) -> None:
     ev.add_argument("--segments", type=_segments, default=None, metavar="N|auto",
                     help="evaluation depth (default: the run's N_sup), reported with exact by "
                     "segment count; auto: each puzzle until it halts (at most 16 x N_sup)")  # fmt: skip
+    ev.add_argument("--tasks", type=_positive_count, default=0, metavar="N",
+                    help="few-shot: judge only the first N tasks of each set of the test "
+                    "split (e.g. to measure test-time training on a CPU)")  # fmt: skip
     _add_ttt_options(ev)
     ev.set_defaults(handler=_eval)
     solve = sub.add_parser("solve", help="solve one puzzle file with a trained run")
@@ -538,6 +541,16 @@ def _segments(text: str) -> int | str:
     return count
 
 
+def _positive_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {count}")
+    return count
+
+
 MAX_SEGMENTS = 100_000  # far beyond any useful depth; bounds a typo's running time
 
 
@@ -545,7 +558,7 @@ def _eval(args) -> int:
     from ponder.eval.run import evaluate_run
 
     run = _load_for_judging(args, args.data)
-    report = evaluate_run(run, segments=args.segments)
+    report = evaluate_run(run, segments=args.segments, tasks=args.tasks)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ponder.data.fewshot import read_task_names, row_to_view
+from ponder.data.fewshot import (
+    check_fewshot_split,
+    first_tasks,
+    read_task_names,
+    row_to_view,
+    split_tasks,
+)
 from ponder.data.fewshot_build import build_arc_dataset, build_skills_dataset
 from ponder.data.format import load_split, read_identifiers
 from ponder.data.loader import TrainBatches, eval_batches
@@ -118,3 +124,21 @@ def test_arc_evaluation_demonstrations_train_under_the_test_identifiers(arc_dir)
     # the evaluation tasks' test pairs never enter training
     test_rows = {row.tobytes() for row in test.labels}
     assert not any(row.tobytes() in test_rows for row in train.labels)
+
+
+def test_first_tasks_keeps_the_first_tasks_of_each_set_with_their_views(skills_dir, arc_dir):
+    for root in (skills_dir, arc_dir):
+        test, names = load_split(root, "test"), read_task_names(root, "test")
+        subset, kept = first_tasks(test, names, 2)
+        check_fewshot_split("subset", subset)  # offsets and few-shot arrays line up
+        assert kept == {set_name: found[:2] for set_name, found in names.items()}
+        whole = {t.name: t for t in split_tasks(test, names)}
+        for task in split_tasks(subset, kept):
+            want = whole[task.name]
+            pairs = zip((*task.train, *task.test), (*want.train, *want.test), strict=True)
+            assert all(np.array_equal(a.input, b.input) for a, b in pairs)
+        groups = sum(len(v) for v in kept.values())
+        puzzles = test.group_indices[1] - test.group_indices[0]  # every task has its views
+        assert subset.num_groups == groups and subset.num_puzzles == groups * puzzles
+    subset, _ = first_tasks(load_split(skills_dir, "test"), read_task_names(skills_dir, "test"), 2)
+    assert subset.set_ranges == {"seen": (0, 2), "unseen": (2, 4)}

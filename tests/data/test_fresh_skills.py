@@ -118,6 +118,37 @@ def test_ddp_ranks_partition_the_global_batch(data) -> None:
         assert torch.equal(torch.cat([p[key] for p in parts]), value), key
 
 
+def test_only_the_needed_rows_are_drawn_and_they_match_the_whole_batch(data, monkeypatch) -> None:
+    whole = _stream(data).batch(2)
+    drawn = []
+    original = FreshSkillBatches.task_at
+    monkeypatch.setattr(
+        FreshSkillBatches, "task_at", lambda self, s, r: drawn.append(r) or original(self, s, r)
+    )
+    needed = np.array([True, False, False, True, False, False, False, True])
+    part = _stream(data).batch(2, needed=needed)
+    assert drawn == [0, 3, 7]
+    for key, value in whole.items():
+        assert torch.equal(part[key][needed], value[needed]), key
+        if key != "puzzle_identifiers" and key != "demo_mask":
+            assert not part[key][~needed].any(), key  # blank rows, never read
+    with pytest.raises(ValueError, match="needed has 3 rows"):
+        _stream(data).batch(2, needed=needed[:3])
+
+
+def test_training_draws_fresh_tasks_only_for_rows_that_halted(skills_dir, tmp_path, monkeypatch):
+    drawn = []
+    original = FreshSkillBatches.task_at
+    monkeypatch.setattr(
+        FreshSkillBatches, "task_at", lambda self, s, r: drawn.append(s) or original(self, s, r)
+    )
+    # N_sup 2, no halting: every row halts after 2 segments, so steps 0 and 2 refill all
+    # 8 rows and steps 1 and 3 none. Batch 0 is also drawn whole twice before training
+    # (the start-up checks and the engine's first rows).
+    train(_fresh_config(skills_dir, tmp_path / "r", steps=4, N_sup=2), quiet=True)
+    assert sorted(drawn) == [0] * 24 + [2] * 8
+
+
 def _fresh_config(data_dir, run_dir, model=None, **train):
     base = {"n": 1, "T": 1, "puzzle_emb_len": 2, "demo_encoder": ENCODER}
     return tiny_config(

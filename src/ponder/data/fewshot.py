@@ -248,6 +248,16 @@ def read_task_names(root: Path, split: str, loaded: Split | None = None) -> dict
     return names
 
 
+def read_task_skills(root: Path, split: str) -> dict[str, list[str]] | None:
+    """The skill of every group, per set, as the skills builder wrote them (None for data
+    without skills, e.g. ARC)."""
+    data = read_json(Path(root) / split / TASKS_JSON)
+    skills = data.get("skills") if isinstance(data, dict) else None
+    if not isinstance(skills, dict) or not all(_is_name_list(v) for v in skills.values()):
+        return None
+    return skills
+
+
 def _is_name_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(name, str) for name in value)
 
@@ -373,3 +383,57 @@ def split_tasks(split: Split, names_by_set: dict[str, list[str]]) -> list[FewSho
         ]  # fmt: skip
         tasks.append(FewShotTask(name=name, train=tuple(demos), test=tuple(pairs)))
     return tasks
+
+
+PER_PUZZLE_FIELDS = ("demo_inputs", "demo_labels", "demo_counts", "puzzle_views")
+
+
+def first_tasks(
+    split: Split, names_by_set: dict[str, list[str]], count: int
+) -> tuple[Split, dict[str, list[str]]]:
+    """The first `count` tasks (groups) of each set of `split` (all of a smaller set), as a
+    split of their own with every offset renumbered, and their names per set."""
+    kept_groups, kept_names, first_group = [], {}, 0
+    for set_name in split.metadata.sets:
+        names = names_by_set[set_name]
+        kept_names[set_name] = names[:count]
+        kept_groups.extend(range(first_group, first_group + len(kept_names[set_name])))
+        first_group += len(names)
+    puzzles_of = [
+        np.arange(split.group_indices[g], split.group_indices[g + 1]) for g in kept_groups
+    ]
+    puzzles = np.concatenate(puzzles_of)  # [P'] old puzzle numbers, in order
+    examples = np.concatenate(
+        [np.arange(split.puzzle_indices[p], split.puzzle_indices[p + 1]) for p in puzzles]
+    )  # [N'] old example numbers, in order
+    per_puzzle = np.diff(split.puzzle_indices)[puzzles]
+    fewshot = {
+        key: value[puzzles] if key in PER_PUZZLE_FIELDS else value[examples]
+        for key, value in split.fewshot.items()
+    }
+    subset = replace(
+        split,
+        metadata=replace(split.metadata, total_groups=len(kept_groups)),
+        inputs=split.inputs[examples],
+        labels=split.labels[examples],
+        puzzle_identifiers=split.puzzle_identifiers[puzzles],
+        puzzle_indices=np.concatenate([[0], np.cumsum(per_puzzle)]).astype(np.int32),
+        group_indices=np.concatenate([[0], np.cumsum([len(p) for p in puzzles_of])]).astype(
+            np.int32
+        ),
+        extras={key: value[examples] for key, value in split.extras.items()},
+        fewshot=fewshot,
+        set_ranges=_set_ranges(split.metadata.sets, kept_names, puzzles_of),
+    )
+    return subset, kept_names
+
+
+def _set_ranges(sets, names_by_set, puzzles_of) -> dict[str, tuple[int, int]]:
+    """Each set's puzzle range [start, end) in a split holding the groups `puzzles_of`."""
+    ranges, group, start = {}, 0, 0
+    for set_name in sets:
+        groups = len(names_by_set[set_name])
+        end = start + sum(len(p) for p in puzzles_of[group : group + groups])
+        ranges[set_name] = (start, end)
+        group, start = group + groups, end
+    return ranges

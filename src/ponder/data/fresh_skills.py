@@ -154,10 +154,22 @@ class FreshSkillBatches:
             "generators' range at this canvas size"
         )
 
-    def batch(self, step: int) -> dict[str, torch.Tensor]:
+    # The engine passes `needed` (its halted rows) to a loader that says this: a fresh
+    # instance costs ~1.5 ms a row on a CPU, and a row that has not halted keeps its task.
+    makes_rows_on_demand = True
+
+    def batch(self, step: int, needed: np.ndarray | None = None) -> dict[str, torch.Tensor]:
         """This rank's rows at `step`: inputs/labels int64 [b, L], puzzle_identifiers int64
-        [b], demo_inputs/demo_labels int64 [b, K, L], demo_mask bool [b, K] (all True)."""
-        tasks = [self.task_at(step, row) for row in self.rows()]
+        [b], demo_inputs/demo_labels int64 [b, K, L], demo_mask bool [b, K] (all True).
+        With `needed` (bool [b]), only those rows are drawn; the others are blank (zeros),
+        for a caller that will not read them. A drawn row is the same either way."""
+        rows = self.rows()
+        if needed is not None and len(needed) != len(rows):
+            raise ValueError(f"needed has {len(needed)} rows, the batch {len(rows)}")
+        tasks = [
+            self.task_at(step, row) if needed is None or needed[i] else self._blank()
+            for i, row in enumerate(rows)
+        ]
 
         def stacked(name: str) -> torch.Tensor:
             return torch.from_numpy(np.stack([getattr(t, name) for t in tasks]).astype(np.int64))
@@ -170,6 +182,13 @@ class FreshSkillBatches:
             "demo_labels": stacked("demo_labels"),
             "demo_mask": torch.ones(len(tasks), self.recipe.demos, dtype=torch.bool),
         }
+
+    def _blank(self) -> EncodedTask:
+        """A placeholder row of the right shapes (all zeros)."""
+        canvas, demos = self.recipe.canvas, self.recipe.demos
+        grid = np.zeros(canvas * canvas, dtype=np.uint8)
+        pairs = np.zeros((demos, canvas * canvas), dtype=np.uint8)
+        return EncodedTask(query_input=grid, query_label=grid, demo_inputs=pairs, demo_labels=pairs)
 
 
 def read_fresh_recipe(data: Dataset) -> FreshRecipe:

@@ -36,6 +36,7 @@ class Depth:
     batch_size: int
     device: torch.device
     limit: int = 0  # judge at most this many test examples (0: all)
+    tasks: int = 0  # few-shot: judge the first this many tasks of each set (0: all)
     until_halt: bool = False
     curve: tuple[int, ...] = ()
 

@@ -190,6 +190,33 @@ def score_ranked(
     return report
 
 
+def skill_scores(
+    split: Split, ranked: dict, names_by_set: dict[str, list[str]], skills_by_set: dict
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{set: {skill: {"n": tasks, "pass2": share}}} over the answered tasks of `split`
+    (task pass@2: every test input among the two best candidates)."""
+    flat = [name for names in names_by_set.values() for name in names]
+    truths = stored_truths(split, flat, range(len(flat)))
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for set_name, names in names_by_set.items():
+        by_skill: dict[str, list[str]] = defaultdict(list)
+        for name, skill in zip(names, skills_by_set.get(set_name, []), strict=False):
+            if name in ranked and all(t is not None for t in truths[name]):
+                by_skill[skill].append(name)
+        out[set_name] = {
+            skill: {"n": len(chosen), "pass2": _task_pass2(ranked, truths, chosen)}
+            for skill, chosen in sorted(by_skill.items())
+        }
+    return out
+
+
+def _task_pass2(ranked: dict, truths: dict, names: list[str]) -> float:
+    hits = [
+        all(pass_at_k(c, t, 2) for c, t in zip(ranked[n], truths[n], strict=True)) for n in names
+    ]
+    return sum(hits) / len(hits)
+
+
 def _scores(ranked: dict, truths: dict) -> dict:
     if not truths:
         return {"n": 0, "n_tasks": 0}
@@ -239,6 +266,9 @@ def format_fewshot_report(report: dict, title: str = "") -> str:
             f"pass@2 {100 * report[name + '_pass2']:6.2f}%  (n={report[name + '_n']})"
         )
     lines.append(f"val loss {report['val_loss']:.4f} per answer cell")
+    for set_name, skills in report.get("by_skill", {}).items():
+        shares = ", ".join(f"{k} {100 * v['pass2']:.0f}%" for k, v in skills.items())
+        lines.append(f"set {set_name} by skill, task pass@2: {shares}")
     if "ttt" in report:
         t = report["ttt"]
         lines.append(
@@ -258,6 +288,7 @@ def write_fewshot_outputs(data, ranked: dict, out_dir: Path, count: int) -> dict
     to `count` tasks with their top answers, wrong ones first."""
     files = {"submission": str(write_submission(out_dir / "submission.json", ranked))}
     tasks = split_tasks(data.test, read_task_names(data.root, "test"))
+    tasks = [t for t in tasks if t.name in ranked]  # `--tasks N` judges only some
     wrong = [t for t in tasks if not _all_right(t, ranked.get(t.name, []))]
     right = [t for t in tasks if t not in wrong]
     for i, task in enumerate((wrong + right)[:count]):

@@ -34,11 +34,7 @@ def solve_fewshot_task(
     answer format `ponder verify` reads) and, when the truth is known, the verdict;
     optional PNG of the task and answers. `ttt` with steps: answered with test-time
     training (ponder.eval.ttt)."""
-    with run.runtime.autocast():
-        if ttt is not None and ttt.steps:
-            ranked = _ranked_with_ttt(run, task, ttt)
-        else:
-            ranked = _ranked(run, task, search)
+    ranked = ranked_answers(run, task, search, ttt)
     answers = [candidates[0].grid for candidates in ranked]
     family = run.data.task
     truth = _truth(family, task)
@@ -46,6 +42,17 @@ def solve_fewshot_task(
     if png is not None:
         render_task_png(task, png, predictions=answers)
     return {"ascii": family.render_ascii(answers), "verdict": verdict}
+
+
+def ranked_answers(
+    run, task: FewShotTask, search: SearchSettings | None = None, ttt: TTTSettings | None = None
+) -> list:
+    """The run's candidates for each test input of `task`, best first (RankedAnswer lists;
+    pass@2 reads the first two), with test-time training when `ttt` has steps."""
+    with run.runtime.autocast():
+        if ttt is not None and ttt.steps:
+            return _ranked_with_ttt(run, task, ttt)
+        return _ranked(run, task, search)
 
 
 def _ranked(run, task: FewShotTask, search: SearchSettings | None) -> list:

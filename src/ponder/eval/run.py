@@ -16,13 +16,16 @@ if TYPE_CHECKING:
     from ponder.runs import TrainedRun
 
 
-def evaluate_run(run: TrainedRun, segments: int | str | None = None) -> dict:
-    """Judge a run on every example of its dataset's test split; write eval/metrics.json
-    and the objective's outputs (samples.png failures first, or submission.json and task
-    PNGs) to eval/ in the run directory. `segments`: see Objective.depth."""
+def evaluate_run(run: TrainedRun, segments: int | str | None = None, tasks: int = 0) -> dict:
+    """Judge a run on every example of its dataset's test split (few-shot: `tasks` > 0,
+    the first `tasks` tasks of each set); write eval/metrics.json and the objective's
+    outputs (samples.png failures first, or submission.json and task PNGs) to eval/ in the
+    run directory. `segments`: see Objective.depth."""
     if run.data.test.num_examples == 0:
         raise UserError(f"nothing to evaluate: the test split of {run.data.root} is empty")
-    depth = run.objective.depth(run.runtime.device, segments=segments)
+    if tasks and not run.data.test.fewshot:
+        raise UserError("--tasks picks few-shot tasks (skills, ARC); this run's data has none")
+    depth = run.objective.depth(run.runtime.device, segments=segments, tasks=tasks)
     with torch.no_grad(), run.runtime.autocast():
         judged = run.objective.judge(run.model, run.data, depth)
     out_dir = run.run_dir / "eval"
@@ -31,6 +34,8 @@ def evaluate_run(run: TrainedRun, segments: int | str | None = None) -> dict:
     report = judged.report
     report["data"] = str(run.data.root)
     report["checkpoint"] = str(run.checkpoint)
+    if tasks:
+        report["tasks_per_set"] = tasks
     report["files"] = {"metrics": str(out_dir / "metrics.json"), **files}
     atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=2) + "\n")
     return report

@@ -111,7 +111,11 @@ class Objective:
 
     # ----- judging -------------------------------------------------------------------------
     def depth(
-        self, device: torch.device, limit: int = 0, segments: int | str | None = None
+        self,
+        device: torch.device,
+        limit: int = 0,
+        segments: int | str | None = None,
+        tasks: int = 0,
     ) -> Depth:
         """How to run the model when judging: train.N_sup segments (training's periodic
         evaluations), or `segments` (`ponder eval --segments`: a count, judged with an
@@ -126,6 +130,7 @@ class Objective:
             batch_size=self.config.eval.batch_size,
             device=device,
             limit=limit,
+            tasks=tasks,
             until_halt=auto,
             curve=depth_curve(count) if segments is not None and not auto else (),
         )

@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from ponder.data.fewshot import read_task_names
+from ponder.data.fewshot import first_tasks, read_task_names, read_task_skills
 from ponder.errors import UserError
 from ponder.eval.fewshot import (
     SearchSettings,
@@ -27,6 +27,7 @@ from ponder.eval.fewshot import (
     format_fewshot_report,
     predict_fewshot,
     score_ranked,
+    skill_scores,
     stored_truths,
     write_fewshot_outputs,
 )
@@ -148,22 +149,32 @@ class FewShotObjective(Objective):
             raise UserError("--segments auto needs a halting answer per puzzle; few-shot tasks "
                             "are voted across views: give a segment count")  # fmt: skip
         names = read_task_names(data.root, "test")
+        split = data.test
+        if depth.tasks:  # `ponder eval --tasks N`
+            split, names = first_tasks(split, names, depth.tasks)
         if self.ttt.steps:
-            return self._judge_with_ttt(model, data, depth, names)
-        preds = predict_fewshot(
-            model, data.test, n_sup=depth.segments, batch_size=depth.batch_size,
-            device=depth.device, limit=depth.limit, search=self.search,
-        )  # fmt: skip
-        report, ranked = fewshot_report(data.test, preds, names)
-        return Judgement(report, preds, ranked)
+            judged = self._judge_with_ttt(model, split, depth, names)
+        else:
+            preds = predict_fewshot(
+                model, split, n_sup=depth.segments, batch_size=depth.batch_size,
+                device=depth.device, limit=depth.limit, search=self.search,
+            )  # fmt: skip
+            report, ranked = fewshot_report(split, preds, names)
+            judged = Judgement(report, preds, ranked)
+        skills = read_task_skills(data.root, "test")
+        if skills is not None and not depth.limit:  # skills data: which skills are learnt
+            if depth.tasks:
+                skills = {set_name: found[: depth.tasks] for set_name, found in skills.items()}
+            judged.report["by_skill"] = skill_scores(split, judged.details, names, skills)
+        return judged
 
-    def _judge_with_ttt(self, model, data, depth: Depth, names: dict) -> Judgement:
+    def _judge_with_ttt(self, model, split, depth: Depth, names: dict) -> Judgement:
         """Each task answered by a copy of the model fine-tuned on its demonstrations; the
         stored test outputs are read only to score the answers."""
         flat = [name for names_of_set in names.values() for name in names_of_set]
-        layout = ttt_layout(data.test, depth.segments, depth.batch_size, depth.device)
-        answers = predict_fewshot_ttt(model, data.test, flat, layout, self.ttt, depth.limit)
-        truths = stored_truths(data.test, flat, answers.groups)
+        layout = ttt_layout(split, depth.segments, depth.batch_size, depth.device)
+        answers = predict_fewshot_ttt(model, split, flat, layout, self.ttt, depth.limit)
+        truths = stored_truths(split, flat, answers.groups)
         report = score_ranked(answers.ranked, truths, names, answers.loss)
         report["ttt"] = dataclasses.asdict(self.ttt)
         return Judgement(report, answers, answers.ranked)

@@ -264,7 +264,7 @@ class Trainer:
         tick = time.perf_counter()
         with progress, self.logger:
             while self.step < self.tc.steps:
-                self.train_step(self.loader.batch(self.step))
+                self.train_step(self._next_batch())
                 self.step += 1
                 if self.step % self.tc.log_every == 0 or self.step == self.tc.steps:
                     tick = self._log(progress, tick)
@@ -280,6 +280,13 @@ class Trainer:
             last_eval = self.run_eval(progress)
             self.save("last")
         return last_eval
+
+    def _next_batch(self) -> dict[str, torch.Tensor]:
+        """This step's batch. Only halted rows take it (_refill), so a loader that makes
+        rows on demand (fresh skill instances) is told which: the rest stay unmade."""
+        if getattr(self.loader, "makes_rows_on_demand", False):
+            return self.loader.batch(self.step, needed=self.rows.halted.cpu().numpy())
+        return self.loader.batch(self.step)
 
     def _due(self, every: int) -> bool:
         return every > 0 and self.step % every == 0 and self.step < self.tc.steps

@@ -39,6 +39,7 @@ MODELS = {
     "trm_encoder_fresh": (ENCODER, ["data.fresh_tasks=true"]),
     "trm_memory_fresh": ("configs/skills_trm_memory.yaml", []),
     "trm_memory_wide": ("configs/skills_trm_memory_wide.yaml", []),
+    "champion_fresh": ("configs/skills_champion.yaml", ["data.fresh_tasks=true"]),
 }
 
 

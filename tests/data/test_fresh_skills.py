@@ -12,6 +12,7 @@ import torch
 import yaml
 from support import run, tiny_config, write
 
+from ponder.config import config_from_dict
 from ponder.data.dataset import open_dataset
 from ponder.data.fewshot import read_task_names, split_tasks
 from ponder.data.fewshot_build import build_arc_dataset, build_skills_dataset
@@ -162,6 +163,15 @@ def test_a_short_run_trains_on_fresh_tasks(skills_dir, tmp_path) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == 3
     assert "seen_pass1" in summary["final_eval"] and "unseen_pass1" in summary["final_eval"]
+
+
+@pytest.mark.parametrize("name", ["seq_decoder", "seq_encdec", "seq_champion"])
+def test_sequence_models_train_on_fresh_tasks(skills_dir, tmp_path, name) -> None:
+    raw = _fresh_config(skills_dir, tmp_path / "r", N_sup=1).to_dict()
+    model = {"name": name, "hidden_size": 16, "num_heads": 2, "ffn_multiple_of": 16}
+    run_dir = train(config_from_dict({**raw, "model": model}), quiet=True)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == 3 and "unseen_pass1" in summary["final_eval"]
 
 
 @pytest.mark.parametrize(

@@ -152,21 +152,22 @@ class FewShotObjective(Objective):
         split = data.test
         if depth.tasks:  # `ponder eval --tasks N`
             split, names = first_tasks(split, names, depth.tasks)
-        if self.ttt.steps:
-            judged = self._judge_with_ttt(model, split, depth, names)
-        else:
-            preds = predict_fewshot(
-                model, split, n_sup=depth.segments, batch_size=depth.batch_size,
-                device=depth.device, limit=depth.limit, search=self.search,
-            )  # fmt: skip
-            report, ranked = fewshot_report(split, preds, names)
-            judged = Judgement(report, preds, ranked)
+        judged = self._answer(model, split, depth, names)
         skills = read_task_skills(data.root, "test")
         if skills is not None and not depth.limit:  # skills data: which skills are learnt
-            if depth.tasks:
-                skills = {set_name: found[: depth.tasks] for set_name, found in skills.items()}
+            skills = {set_name: found[: len(names[set_name])] for set_name, found in skills.items()}
             judged.report["by_skill"] = skill_scores(split, judged.details, names, skills)
         return judged
+
+    def _answer(self, model, split, depth: Depth, names: dict) -> Judgement:
+        if self.ttt.steps:
+            return self._judge_with_ttt(model, split, depth, names)
+        preds = predict_fewshot(
+            model, split, n_sup=depth.segments, batch_size=depth.batch_size,
+            device=depth.device, limit=depth.limit, search=self.search,
+        )  # fmt: skip
+        report, ranked = fewshot_report(split, preds, names)
+        return Judgement(report, preds, ranked)
 
     def _judge_with_ttt(self, model, split, depth: Depth, names: dict) -> Judgement:
         """Each task answered by a copy of the model fine-tuned on its demonstrations; the

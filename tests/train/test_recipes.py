@@ -8,6 +8,7 @@ from support import hrm_maze_fixture
 
 from ponder.config import load_config
 from ponder.data import build_dataset
+from ponder.data.fewshot_build import build_arc_dataset
 from ponder.errors import UserError
 from ponder.train.launch import train
 
@@ -64,3 +65,25 @@ def test_a_dataset_of_another_shape_is_refused(maze11, tmp_path):
     with pytest.raises(UserError, match=r"seq_len 121 but the config \(data\.\*\) expects 900"):
         train(cfg, quiet=True)
     assert not (tmp_path / "checkpoints").exists()
+
+
+@pytest.fixture(scope="module")
+def arc_tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("arc") / "arc1"
+    # at most 3 demonstrations a task: the memory recipe attends to 3 x 900 cells, not 10 x 900
+    return build_arc_dataset(
+        out, source="arcagi1", train=3, test=2, views=2, test_views=2, max_demos=3
+    )
+
+
+# A 900-cell canvas with 15 net calls a segment (T 3, n 4) costs minutes on 2 cores; one
+# call a segment keeps every other setting of the recipe.
+SHALLOW = ["model.T=1", "model.n=1"]
+
+
+@pytest.mark.parametrize("recipe", ["trm_arc1", "trm_arc1_memory"])
+def test_arc_recipes_train(recipe, arc_tiny, tmp_path):
+    overrides = [f"data.path={arc_tiny}", f"run_dir={tmp_path}", *SMALL, *NARROW, *SHALLOW]
+    run_dir = train(load_config(f"configs/{recipe}.yaml", overrides), quiet=True)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == 1 and "pass2" in summary["final_eval"]

@@ -123,10 +123,11 @@ def _results(values: dict[str, float], metric: str = "exact") -> dict[str, RunRe
 
 def test_the_encoder_debug_suite_is_well_formed():
     plan = load_suite(REPO / "experiments" / "encoder_debug.yaml", check_files=False)
-    assert [p.name for p in plan.phases()] == ["phase1", "phase3", "phase2", "phase4"]
+    names = ["phase1", "phase3", "phase2", "phase4", "phase5"]
+    assert [p.name for p in plan.phases()] == names
     rule = plan.spec.stop_rules[0]
     assert (rule.metric, rule.below, rule.at) == ("seen_exact", 0.2, 0.5)
-    phase1, phase3, phase2, _ = plan.phases()
+    phase1, phase3, phase2, phase4, phase5 = plan.phases()
     good = {"E0v2": 1.0, "E1v2": 0.2, "E_diag1": 0.95}
     cases = [
         (phase1, {"E0v2": 0.5}, "stop", "DEBUG BASELINE"),
@@ -136,6 +137,9 @@ def test_the_encoder_debug_suite_is_well_formed():
         (phase3, dict.fromkeys(phase3.runs, 0.1) | {"E6_combined": 0.9}, "phase4", "SUCCESS"),
         (phase3, dict.fromkeys(phase3.runs, 0.1), "phase2", None),
         (phase2, {"E2_lpn": 0.3, "E3_lpn_var": 0.4}, "stop", "REDESIGN ENCODER"),
+        (phase4, {}, "phase5", None),  # no rule: the next phase listed (part 11's)
+        (phase5, {"E8_memory": 0.96}, "stop", "CROSS-ATTENTION MEMORISES"),
+        (phase5, {"E8_memory": 0.9}, "stop", "CROSS-ATTENTION BELOW 95%"),
     ]
     for phase, values, target, say in cases:
         results = _results(dict.fromkeys(plan.spec.runs, 0.0) | values, "seen_exact")

@@ -211,10 +211,8 @@ def skill_scores(
 
 
 def _task_pass2(ranked: dict, truths: dict, names: list[str]) -> float:
-    hits = [
-        all(pass_at_k(c, t, 2) for c, t in zip(ranked[n], truths[n], strict=True)) for n in names
-    ]
-    return sum(hits) / len(hits)
+    found = score({n: ranked[n] for n in names}, {n: truths[n] for n in names}, ks=(2,))
+    return float(found["task_pass@2"])
 
 
 def _scores(ranked: dict, truths: dict) -> dict:

@@ -2,9 +2,9 @@
 and who uses its section, built from the config classes themselves (a field's attribute
 docstring is its description), so it cannot drift from them.
 
-`ponder config keys [--markdown]` prints it; README.md's "Config keys" section holds the
-markdown, kept equal to it by tests/test_config_reference.py. The model section is one
-table across all models (ponder.config's _MODEL_CLASSES): each key names the models that
+`ponder config keys [--markdown]` prints it; docs/config.md holds the markdown, kept equal
+to it by tests/test_config_reference.py. The model section is one
+table across all models (ponder.config's MODEL_CLASSES): each key names the models that
 have it, and where their defaults or descriptions differ, gives each with its models.
 """
 
@@ -21,7 +21,7 @@ import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from ponder.config import _MODEL_CLASSES, RunConfig
+from ponder.config import MODEL_CLASSES, RunConfig
 
 # Field(gt=0) and the like, shown after the type: int (> 0). Each holds its bound in the
 # attribute named as its class in lower case (Gt(gt=0)).
@@ -77,7 +77,7 @@ def _sections(name: str, cls: type[BaseModel]) -> list[Section]:
 
 def _sub_sections(name: str, field: FieldInfo) -> list[Section]:
     classes = config_classes(field.annotation)
-    if set(classes) == set(_MODEL_CLASSES.values()):
+    if set(classes) == set(MODEL_CLASSES.values()):
         return _model_sections(name, field.discriminator)
     if typing.get_origin(field.annotation) is list:
         name += "[]"
@@ -87,20 +87,20 @@ def _sub_sections(name: str, field: FieldInfo) -> list[Section]:
 def _model_sections(name: str, discriminator: str) -> list[Section]:
     """The model table across all models (the name first, then the keys every model has),
     then the sub-sections of any model."""
-    keys = dict.fromkeys(k for cls in _MODEL_CLASSES.values() for k in cls.model_fields)
+    keys = dict.fromkeys(k for cls in MODEL_CLASSES.values() for k in cls.model_fields)
     rows = [_model_row(name, key, key == discriminator) for key in keys]
     rows.sort(key=lambda row: (row.key != _dotted(name, discriminator), row.models != "all"))
-    used_by = [(model, _used_by(cls)) for model, cls in _MODEL_CLASSES.items()]
+    used_by = [(model, _used_by(cls)) for model, cls in MODEL_CLASSES.items()]
     found = [Section(name, used_by, rows)]
     for key in keys:
-        fields = [c.model_fields[key] for c in _MODEL_CLASSES.values() if key in c.model_fields]
+        fields = [c.model_fields[key] for c in MODEL_CLASSES.values() if key in c.model_fields]
         classes = dict.fromkeys(c for f in fields for c in config_classes(f.annotation))
         found += [s for cls in classes for s in _sections(_dotted(name, key), cls)]
     return found
 
 
 def _model_row(name: str, key: str, is_tag: bool) -> Row:
-    having = {m: c.model_fields[key] for m, c in _MODEL_CLASSES.items() if key in c.model_fields}
+    having = {m: c.model_fields[key] for m, c in MODEL_CLASSES.items() if key in c.model_fields}
     # The tag's default is each model's own name, but a model section must give it.
     defaults = {m: "required" if is_tag else _default(f) for m, f in having.items()}
     return Row(
@@ -108,7 +108,7 @@ def _model_row(name: str, key: str, is_tag: bool) -> Row:
         type=_type(*having.values()),
         default=_by_model(defaults),
         description=_by_model({m: _describe(f) for m, f in having.items()}),
-        models="all" if len(having) == len(_MODEL_CLASSES) else ", ".join(having),
+        models="all" if len(having) == len(MODEL_CLASSES) else ", ".join(having),
     )
 
 

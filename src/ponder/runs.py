@@ -1,28 +1,18 @@
-"""A run's pieces, assembled from its config: the dataset with its objective, and a trained
-run reloaded from its directory (config, dataset, objective, model with its best weights).
+"""A run's pieces assembled from its config: the dataset, checked against the recipe's
+data.* pins, with its objective bound to it.
 
-Training (ponder.train.launch), evaluation (ponder.eval.run), `ponder bench`, `ponder
-parity` and the benchmarks open runs through here, so they all see the same checks.
+Training (ponder.train.launch), a trained run reloaded (ponder.trained), `ponder bench`,
+`ponder parity` and the benchmarks open a run's data through here, so they all see the same
+checks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-from torch import nn
-
-from ponder.config import RunConfig, config_from_dict
+from ponder.config import RunConfig
 from ponder.data.dataset import Dataset, check_spec, open_dataset
-from ponder.errors import UserError
-from ponder.models import DataSpec, build_model
 from ponder.objectives import Objective, build_objective
-from ponder.objectives.base import check_other_size
-from ponder.train import checkpoint as ckpt
-from ponder.train.precision import DTYPES
-from ponder.train.rundir import checkpoint_path, read_run_config
-from ponder.train.runtime import Runtime, make_runtime
 
 
 def open_run_data(
@@ -40,77 +30,3 @@ def open_run_data(
     objective = build_objective(config, data)
     data.spec = objective.data_spec(data.spec)
     return data, objective
-
-
-@dataclass
-class TrainedRun:
-    config: RunConfig
-    model: nn.Module
-    data: Dataset
-    objective: Objective
-    runtime: Runtime
-    checkpoint: Path
-    run_dir: Path
-    trained_seq_len: int  # grid cells of the grids the run was trained on
-
-
-def load_run(
-    run_dir: str | Path,
-    data_path: str | Path | None = None,
-    device: str | None = None,
-    overrides: dict[str, Any] | None = None,
-) -> TrainedRun:
-    """Rebuild a run's model from its config and best (else last) checkpoint, with the EMA
-    weights when the run kept them. `data_path` judges it on another dataset of the same
-    task and shape. `overrides`: dotted config keys set for this load only, checked as a
-    config is (`ponder eval --ttt-steps`); the run's config.yaml is not touched."""
-    run_dir = Path(run_dir)
-    raw = read_run_config(run_dir)
-    for key, value in (overrides or {}).items():
-        section, name = key.split(".")
-        if isinstance(raw.get(section, {}), dict):  # else the config check names the section
-            raw[section] = {**raw.get(section, {}), name: value}
-    config = config_from_dict(raw)
-    runtime = make_runtime(device or config.device, config.precision)
-    data, objective = open_run_data(config, data_path, any_size=data_path is not None)
-    path = checkpoint_path(run_dir, "best")
-    if not path.exists():
-        path = checkpoint_path(run_dir, "last")
-    tensors, state = ckpt.load_checkpoint(path)
-    runtime = _trained_precision(config, runtime, state.get("precision"))
-    trained = _trained_spec(config, data, state.get("data_spec", {}), path)
-    model = build_model(config.model, trained).to(runtime.device)
-    prefix = "ema.module." if any(k.startswith("ema.module.") for k in tensors) else "model."
-    ckpt.load_module_state(model, tensors, prefix, path)  # a mismatch names the tensor
-    model.eval()
-    return TrainedRun(config, model, data, objective, runtime, path, run_dir, trained.seq_len)
-
-
-def _trained_precision(config: RunConfig, runtime: Runtime, saved) -> Runtime:
-    """With `precision: auto`, judge in the precision training settled on (recorded in the
-    checkpoint) when on the same kind of device, so a run's figures do not move with a new
-    measurement; otherwise the device's rule stands."""
-    if config.precision != "auto" or not isinstance(saved, dict):
-        return runtime
-    name = saved.get("name")
-    if saved.get("device") != runtime.device.type or name not in DTYPES:
-        return runtime
-    return replace(runtime, dtype=DTYPES[name])
-
-
-def _trained_spec(config: RunConfig, data: Dataset, saved: dict, path: Path) -> DataSpec:
-    """The spec the checkpoint's model was built for. A dataset of another grid size than
-    the training one is allowed for a size-agnostic model of the same task (the model is
-    built for its training size and runs on the other); anything else must match."""
-    source = f"the model in {path}"
-    task = saved.get("task")
-    if task is not None and task != data.task.name:
-        raise UserError(f"dataset {data.root} has task {data.task.name} but {source} is for {task}")
-    trained_len = saved.get("seq_len") or config.data.seq_len or data.spec.seq_len
-    if trained_len == data.spec.seq_len:
-        check_spec(data, saved, source)
-        return data.spec
-    check_spec(data, {**saved, "seq_len": None}, source)
-    shape = data.spec.grid_shape
-    check_other_size(config.model, data.task, trained_len, shape, f"dataset {data.root}'s grid")
-    return replace(data.spec, seq_len=trained_len, grid_shape=data.task.grid_shape(trained_len))

@@ -7,7 +7,8 @@ from support import tiny_config
 from ponder.data import build_dataset
 from ponder.eval.paths import evaluate_paths
 from ponder.models.base import ModelOutputs
-from ponder.runs import load_run, open_run_data
+from ponder.runs import open_run_data
+from ponder.trained import load_run
 from ponder.train.launch import train
 
 

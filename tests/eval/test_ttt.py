@@ -13,12 +13,11 @@ import torch
 from support import run, tiny_config
 from torch import nn
 
-from ponder.data.fewshot import read_task_names, split_tasks
+from ponder.data.fewshot import lay_out_task, read_task_names, split_tasks
 from ponder.data.fewshot_build import build_arc_dataset, build_skills_dataset
 from ponder.errors import UserError
 from ponder.eval.fewshot import (
     fewshot_report,
-    lay_out_task,
     predict_fewshot,
     score_ranked,
     stored_truths,

@@ -2,7 +2,8 @@ import torch
 import torch.nn.functional as F
 
 from ponder.models.base import ModelOutputs
-from ponder.objectives.losses import segment_loss, stablemax_log_probs
+from ponder.objectives.losses import segment_loss
+from ponder.objectives.token_loss import stablemax_log_probs
 
 
 def _out(logits):

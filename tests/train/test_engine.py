@@ -9,10 +9,10 @@ from support import tiny_config
 from ponder.data import build_dataset
 from ponder.data.dataset import open_dataset
 from ponder.eval.evaluate import evaluate_model
-from ponder.runs import load_run
 from ponder.train import checkpoint as ckpt
 from ponder.train.engine import Trainer
 from ponder.train.launch import train
+from ponder.trained import load_run
 
 
 def test_overfits_a_handful_of_mazes(tmp_path):

@@ -14,9 +14,10 @@ from ponder.config import config_from_dict
 from ponder.data.fewshot_build import build_skills_dataset
 from ponder.errors import UserError
 from ponder.eval.latent_search import _demo_loss, _demo_queries, search_latents
-from ponder.runs import load_run, open_run_data
+from ponder.runs import open_run_data
 from ponder.train.launch import train
 from ponder.train.optim import build_optimizer
+from ponder.trained import load_run
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from ponder.config import TrainConfig
 from ponder.models import DataSpec, build_model
 from ponder.models.base import DemoEncoderConfig
 from ponder.models.trm import TRMConfig
-from ponder.objectives.losses import token_cross_entropy
 from ponder.objectives.mlm_u import reveal_route_cells
+from ponder.objectives.token_loss import token_cross_entropy
 from ponder.tasks.maze import GOAL, OPEN, PATH, START, WALL, MazeTask
 from ponder.train.optim import lr_at
 

@@ -137,7 +137,7 @@ def test_a_run_logs_and_records_its_choice(tiny_maze_dir, tmp_path, cache_dir, c
 
     _, state = load_checkpoint(run_dir / "checkpoints" / "last.safetensors")
     assert state["precision"] == {"name": "bf16", "device": "cpu"}
-    from ponder.runs import load_run
+    from ponder.trained import load_run
 
     # judged in the precision it trained in, whatever a new measurement would say
     monkeypatch.setattr(prec, "measure_precisions", lambda t: {"fp32": 1.0, "bf16": 9.0})

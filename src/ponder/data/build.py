@@ -38,6 +38,7 @@ from ponder.data.format import (
 )
 from ponder.errors import UserError
 from ponder.fileio import check_output_dir, first_foreign
+from ponder.limits import SEED_MAX
 
 try:
     import fcntl
@@ -249,10 +250,8 @@ def _check_counts(train: int, test: int, seed: int) -> None:
 
 
 def check_seed(seed: int) -> None:
-    """The seed range `train` takes (config.SEED_MAX), so a dataset's seed is one a run
+    """The seed range `train` takes (ponder.limits.SEED_MAX), so a dataset's seed is one a run
     could be given too."""
-    from ponder.config import SEED_MAX  # late: the config imports every model
-
     if not 0 <= seed <= SEED_MAX:
         raise UserError(f"seed must be in 0..{SEED_MAX}, got {seed}")
 
@@ -340,8 +339,8 @@ def _write_dataset(task: Any, root: Path, recipe: dict[str, Any]) -> None:
     train_pairs = _generate(task, train_rng, recipe["train"], params, seen, key, "train")
     test_pairs = _generate(task, test_rng, recipe["test"], params, seen, key, "test")
     seq_len = int(task.encode(train_pairs[0][0]).shape[0])
-    write_split(root, "train", _make_split(task, train_pairs, aug == "dihedral", seq_len))
-    write_split(root, "test", _make_split(task, test_pairs, False, seq_len))
+    write_split(root, "train", grid_split(task, train_pairs, aug == "dihedral", seq_len))
+    write_split(root, "test", grid_split(task, test_pairs, False, seq_len))
     write_identifiers(root, [BLANK_IDENTIFIER])
     write_json(
         root / PONDER_JSON,
@@ -387,7 +386,7 @@ def _generate(
     return pairs
 
 
-def _make_split(
+def grid_split(
     task: Any, pairs: list[tuple[np.ndarray, np.ndarray]], augment: bool, seq_len: int
 ) -> Split:
     """One group per base puzzle; with `augment`, the group holds its 8 dihedral transforms

@@ -28,6 +28,7 @@ from ponder.data.format import (
     read_ponder_json,
 )
 from ponder.errors import UserError
+from ponder.limits import SEED_MAX
 
 # Above this fraction of non-pad input cells with ignored labels, labels are "padding
 # except the answer" (a model predicting the answer token everywhere would look perfect).
@@ -102,8 +103,6 @@ def check_ponder_json(root: Path, ponder: dict[str, Any] | None) -> None:
     """The recipe keys builders write have their types: a mapping of task `params`, a
     `seed` a run could take, whole `train` and `test` counts, and no NaN or infinity
     anywhere (Python's JSON reader accepts them)."""
-    from ponder.config import SEED_MAX  # late: the config imports every model
-
     if ponder is None:
         return
     path = root / PONDER_JSON

@@ -93,6 +93,24 @@ def build_fewshot_dataset(
     return write_once(Path(out_dir), recipe, overwrite, write)
 
 
+def lay_out_task(
+    task: FewShotTask,
+    views: list[Transform],
+    canvas: int,
+    slots: int,
+    *,
+    demos_as_examples: bool = False,
+) -> Split:
+    """`task` as one group of a split, one puzzle per view, in the builder's own layout (so
+    the model sees what it saw in training): demonstration slots [P, slots, L], test pairs
+    as examples (a hidden output: a blank label) and, with `demos_as_examples`, each
+    demonstration as an example hiding its own slot (leave-one-out; a task with a lone
+    demonstration has none). Its puzzle identifiers are new: callers set their own."""
+    writer = _Writer(canvas, slots, np.random.default_rng(0), Views(test=len(views)))
+    writer.slots = slots  # what `_Writer.write` sets for a whole dataset
+    return writer._make_set([(task, views, True if demos_as_examples else None)])
+
+
 class _Writer:
     """Accumulates puzzles split by split, handing out puzzle identifiers as it goes."""
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ponder.data.build import _make_split, check_seed, write_once
+from ponder.data.build import check_seed, grid_split, write_once
 from ponder.data.format import (
     BLANK_IDENTIFIER,
     FORMAT_VERSION,
@@ -113,8 +113,8 @@ def _write(task: Any, root: Path, recipe: dict, pairs: list) -> None:
     seq_len = int(task.encode(pairs[0][0]).shape[0])
     train = [pair for i, pair in enumerate(pairs) if i in chosen]
     test = [pair for i, pair in enumerate(pairs) if i not in chosen]
-    write_split(root, "train", _make_split(task, train, False, seq_len))
-    write_split(root, "test", _make_split(task, test, False, seq_len))
+    write_split(root, "train", grid_split(task, train, False, seq_len))
+    write_split(root, "test", grid_split(task, test, False, seq_len))
     write_identifiers(root, [BLANK_IDENTIFIER])
     write_json(
         root / PONDER_JSON,

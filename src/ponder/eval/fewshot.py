@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ponder.data.fewshot import Views, _Writer, read_task_names, row_to_view, split_tasks
+from ponder.data.fewshot import read_task_names, row_to_view, split_tasks
 from ponder.data.format import Split
 from ponder.data.loader import eval_batches
 from ponder.eval.evaluate import wilson_interval
@@ -28,7 +28,6 @@ from ponder.eval.latent_search import search_latents
 from ponder.models.rollout import rollout
 from ponder.tasks.arc import (
     Candidate,
-    Transform,
     decode_view,
     pass_at_k,
     rank_candidates,
@@ -122,24 +121,6 @@ def rank_views(
         ranked[name].append(rank_candidates(candidates[(name, test_index)]))
         truth_lists[name].append(truths[(name, test_index)])
     return dict(ranked), dict(truth_lists)
-
-
-def lay_out_task(
-    task: FewShotTask,
-    views: list[Transform],
-    canvas: int,
-    slots: int,
-    *,
-    demos_as_examples: bool = False,
-) -> Split:
-    """`task` as one group of a split, one puzzle per view, in the builder's own layout (so
-    the model sees what it saw in training): demonstration slots [P, slots, L], test pairs
-    as examples (a hidden output: a blank label) and, with `demos_as_examples`, each
-    demonstration as an example hiding its own slot (leave-one-out; a task with a lone
-    demonstration has none). Its puzzle identifiers are new: callers set their own."""
-    writer = _Writer(canvas, slots, np.random.default_rng(0), Views(test=len(views)))
-    writer.slots = slots  # what `_Writer.write` sets for a whole dataset
-    return writer._make_set([(task, views, True if demos_as_examples else None)])
 
 
 def stored_truths(split: Split, task_names: list[str], groups) -> dict[str, list]:

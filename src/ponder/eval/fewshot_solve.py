@@ -12,12 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from ponder.data.dataset import Dataset
+from ponder.data.fewshot import lay_out_task
 from ponder.data.format import Split
 from ponder.errors import UserError
-from ponder.eval.fewshot import SearchSettings, lay_out_task, predict_fewshot, rank_views
+from ponder.eval.fewshot import SearchSettings, predict_fewshot, rank_views
 from ponder.eval.ttt import TTTSettings, answer_task, ttt_layout
 from ponder.tasks.arc import Transform, identity, task_views
-from ponder.tasks.fewshot import FewShotFamily, FewShotTask
+from ponder.tasks.fewshot import FewShotTask
+from ponder.tasks.fewshot_family import FewShotFamily
 from ponder.tasks.fewshot_render import render_task_png
 
 VIEW_SEED = 0  # the views of a task file are drawn from a fixed seed: same file, same answer
@@ -30,7 +32,7 @@ def solve_fewshot_task(
     search: SearchSettings | None = None,
     ttt: TTTSettings | None = None,
 ) -> dict:
-    """The run's (a ponder.runs.TrainedRun) answer to every test input of `task` (the
+    """The run's (a ponder.trained.TrainedRun) answer to every test input of `task` (the
     answer format `ponder verify` reads) and, when the truth is known, the verdict;
     optional PNG of the task and answers. `ttt` with steps: answered with test-time
     training (ponder.eval.ttt)."""

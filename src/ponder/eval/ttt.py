@@ -24,11 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from ponder.data.fewshot import row_to_view
+from ponder.data.fewshot import lay_out_task, row_to_view
 from ponder.data.format import Split
 from ponder.data.loader import eval_batches
 from ponder.errors import UserError
-from ponder.eval.fewshot import FewShotPredictions, lay_out_task, rank_views
+from ponder.eval.fewshot import FewShotPredictions, rank_views
 from ponder.eval.latent_search import answer_loss_per_row
 from ponder.models.rollout import rollout
 from ponder.tasks.arc import RankedAnswer, Transform, decode_view, random_transform

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from ponder.config import RunConfig
-from ponder.config import config_differences as _config_changes
+from ponder.config import config_differences as differing_values
 from ponder.errors import TrainingDiverged, UserError
 from ponder.fileio import atomic_write_text, read_json_file, read_yaml_file
 from ponder.train.rundir import CONFIG_NAME, checkpoint_path
@@ -137,7 +137,7 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
 def config_differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
     """Dotted keys where two configs differ, ignoring where and on what device they run
     (a run's place does not make it a different experiment)."""
-    return [key for key, _, _ in _config_changes(saved, now)]
+    return [key for key, _, _ in differing_values(saved, now)]
 
 
 def train_seed(config: RunConfig, seed: int, train_fn: TrainFn) -> tuple[SeedResult, bool]:

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ponder.config import SEED_MAX
 from ponder.errors import UserError
 from ponder.fileio import read_yaml_file
+from ponder.limits import SEED_MAX
 from ponder.models.base import FrozenConfig, error_location
 
 STOP = "stop"  # the rule target that ends a suite

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,15 @@ from ponder.errors import UserError
 from ponder.experiments.checks import check_suite, run_order
 from ponder.experiments.conditions import Condition
 from ponder.experiments.configs import build_run_config
-from ponder.experiments.results import RESULTS_MD, csv_text, markdown_table, write_results
+from ponder.experiments.results import (
+    RESULTS_MD,
+    RESULTS_PNG,
+    csv_text,
+    markdown_table,
+    plot_runs,
+    write_csv,
+    write_markdown,
+)
 from ponder.experiments.runs import (
     FAILED_NAME,
     SUMMARY_NAME,
@@ -361,3 +370,57 @@ def _describe_seed(plan: SuitePlan, key: tuple[str, int], config: RunConfig) -> 
         f"{', fail-fast ' + stops if stops else ''}, eval_every {config.train.eval_every}) "
         f"[{state}]"
     )
+
+
+def write_results(plan: SuitePlan, report: SuiteReport) -> None:
+    """results.md (one row per run), results.csv (one per seed) and results.png."""
+    metric = plan.spec.metric
+    rows = _run_rows(plan, report.results)
+    write_markdown(plan.out, _suite_head(plan, report), _run_columns(metric), rows)
+    write_csv(plan.out, _seed_columns(metric), _seed_rows(report.results, metric))
+    plot_runs(plan.out / RESULTS_PNG, f"{plan.spec.name}: {metric}", metric, report.results)
+
+
+def _suite_head(plan: SuitePlan, report: SuiteReport) -> str:
+    decisions = "".join(f"- {d.describe()}\n" for d in report.decisions)
+    header = f"# Suite {plan.spec.name}\n\nFile: {plan.source}\n\nOutcome: **{report.outcome}**\n\n"
+    return header + f"Decisions:\n\n{decisions}\n"
+
+
+def _run_columns(metric: str) -> list[str]:
+    columns = ["run", "seeds", "status", f"{metric} mean", f"{metric} per seed", "params"]
+    return columns + ["steps", "train s", "why stopped"]
+
+
+def _seed_columns(metric: str) -> list[str]:
+    columns = ["run", "seed", "status", metric, "params", "steps", "train_seconds"]
+    return columns + ["stopped", "run_dir"]
+
+
+def _seed_rows(results: dict[str, RunResult], metric: str) -> list[list[Any]]:
+    return [
+        [run.run_id, s.seed, s.status, value, s.params, s.steps, s.train_seconds, s.reason]
+        + [str(s.run_dir)]
+        for run in results.values()
+        for s, value in zip(run.seeds, run.per_seed(metric), strict=True)
+    ]
+
+
+def _run_rows(plan: SuitePlan, results: dict[str, RunResult]) -> list[list[Any]]:
+    rows = []
+    for run_id, spec in plan.spec.runs.items():
+        seeds = ", ".join(str(seed) for seed in spec.seeds)
+        if run_id not in results:
+            rows.append([run_id, seeds, "not run", None, None, None, None, None, None])
+            continue
+        run = results[run_id]
+        values = run.per_seed(plan.spec.metric)
+        per_seed = ", ".join(f"{v:.4g}" for v in values)
+        steps = " / ".join(str(s.steps) for s in run.seeds if s.steps is not None)
+        timed = [s.train_seconds for s in run.seeds if s.train_seconds is not None]
+        seconds = round(sum(timed), 1) if timed else None
+        reasons = "; ".join(sorted({s.reason for s in run.seeds if s.reason}))
+        params = next((s.params for s in run.seeds if s.params is not None), None)
+        rows.append([run_id, seeds, run.status, statistics.fmean(values), per_seed, params])
+        rows[-1] += [steps or None, seconds, reasons or None]
+    return rows

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ponder.config import SEED_MAX, RunConfig, dump_config
+from ponder.config import RunConfig, dump_config
 from ponder.errors import UserError
 from ponder.experiments.configs import build_run_config
 from ponder.experiments.results import RESULTS_MD, write_csv, write_markdown
@@ -52,6 +52,7 @@ from ponder.experiments.schema import (
     read_experiment_file,
 )
 from ponder.fileio import atomic_write_text, read_json_file
+from ponder.limits import SEED_MAX
 from ponder.models.base import FrozenConfig
 
 Choice = bool | int | float | str | None

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 
 from ponder.errors import UserError
 from ponder.eval.evaluate import Depth
-from ponder.objectives.base import Judgement, Objective
+from ponder.objectives.base import Judgement, Objective, RunSettings
 from ponder.objectives.fewshot import FewShotConfig, FewShotObjective
 from ponder.objectives.grid import GridConfig, GridObjective
 from ponder.objectives.path import PathConfig, PathObjective
 
 if TYPE_CHECKING:
-    from ponder.config import RunConfig
     from ponder.data.dataset import Dataset
 
 OBJECTIVES: dict[str, type[Objective]] = {
@@ -26,14 +25,14 @@ OBJECTIVES: dict[str, type[Objective]] = {
 SECTIONS = {"grid": GridConfig, "path": PathConfig, "fewshot": FewShotConfig}
 
 
-def objective_name(config: RunConfig, data: Dataset) -> str:
+def objective_name(config: RunSettings, data: Dataset) -> str:
     """The run's formulation: `objective`, or for `auto` the one its dataset implies."""
     if config.objective != "auto":
         return config.objective
     return "fewshot" if data.fewshot else "grid"
 
 
-def build_objective(config: RunConfig, data: Dataset) -> Objective:
+def build_objective(config: RunSettings, data: Dataset) -> Objective:
     """The run's objective, bound to its dataset (which it prepares). A section of another
     formulation set to anything but its defaults is refused, naming the key."""
     name = objective_name(config, data)
@@ -43,7 +42,7 @@ def build_objective(config: RunConfig, data: Dataset) -> Objective:
     return OBJECTIVES[name](config, data)
 
 
-def _refuse_unused(config: RunConfig, section: str, chosen: str, default) -> None:
+def _refuse_unused(config: RunSettings, section: str, chosen: str, default) -> None:
     values = getattr(config, section)
     for key in type(values).model_fields:
         if getattr(values, key) != getattr(default, key):
@@ -55,6 +54,7 @@ def _refuse_unused(config: RunConfig, section: str, chosen: str, default) -> Non
 
 __all__ = [
     "OBJECTIVES",
+    "RunSettings",
     "SECTIONS",
     "Depth",
     "FewShotConfig",

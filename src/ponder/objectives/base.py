@@ -12,24 +12,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 import torch
 
 from ponder.errors import UserError
+from ponder.eval.config import EvalConfig
 from ponder.eval.evaluate import Depth, depth_curve
-from ponder.models import SEQUENCE_MODELS, size_bound_reason
+from ponder.models import SEQUENCE_MODELS, ModelConfig, size_bound_reason
 from ponder.models.base import DataSpec, ModelOutputs
 from ponder.models.layers import grid_of
 from ponder.models.rollout import rollout
 
 if TYPE_CHECKING:
-    from ponder.config import RunConfig
     from ponder.data.dataset import Dataset
 
 # (loss, parts to log, correct (B,) bool: the whole answer matches its label)
 LossResult = tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]
+
+
+class RunSettings(Protocol):
+    """What an objective reads of a run's config. The run config (ponder.config.RunConfig)
+    composes the objectives' own sections, so it sits above them and they name only the
+    parts they read: any RunConfig is one of these."""
+
+    objective: str
+    model: ModelConfig
+    # ponder.config.TrainConfig: the loss keys (loss, halt_loss_weight, label_change_weight,
+    # label_smoothing) and the depth (N_sup, halting) an objective's loss and judging use.
+    train: Any
+    eval: EvalConfig
 
 
 @dataclass
@@ -49,7 +62,7 @@ class Objective:
     name: ClassVar[str]
     section: ClassVar[str]  # the config section it owns (RunConfig.<section>)
 
-    def __init__(self, config: RunConfig, data: Dataset):
+    def __init__(self, config: RunSettings, data: Dataset):
         """Bound to the run's own dataset (data.path): its task and shape fix the loss."""
         self.config = config
         self.task, self.spec = data.task, data.spec

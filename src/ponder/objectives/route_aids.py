@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from ponder.errors import UserError
-from ponder.objectives.losses import stablemax_log_probs
+from ponder.objectives.token_loss import stablemax_log_probs
 from ponder.tasks.base import RouteLayout
 
 ORTHOGONAL = ((-1, 0), (1, 0), (0, -1), (0, 1))

@@ -1,0 +1,135 @@
+"""`ponder train`, `ponder eval` and `ponder solve`: a run trained, judged, or asked
+to solve one puzzle file."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ponder.cli.args import output_path, positive_count, segment_count
+from ponder.errors import UserError
+from ponder.fileio import check_output_file
+
+
+def add_train_parser(sub) -> None:
+    train = sub.add_parser("train", help="train a model from a YAML config")
+    train.add_argument("config", nargs="?", help="YAML preset (omit with --resume)")
+    train.add_argument("overrides", nargs="*", help="dotted key=value overrides")
+    train.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR")
+    train.add_argument("--overwrite", action="store_true")
+    train.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
+    train.set_defaults(handler=_train)
+
+
+def _split_config_and_overrides(args) -> tuple[str | None, list[str]]:
+    """`ponder train --resume DIR key=value` puts the first override in `config`."""
+    config, overrides = args.config, list(args.overrides)
+    if config is not None and "=" in config and not config.endswith((".yaml", ".yml")):
+        overrides.insert(0, config)
+        config = None
+    return config, overrides
+
+
+def _train(args) -> int:
+    from ponder.config import config_from_dict, load_config
+    from ponder.train.launch import train
+    from ponder.train.rundir import read_run_config
+
+    if args.resume is not None and args.overwrite:
+        raise UserError("--resume continues a run and --overwrite replaces it: give only one")
+    path, overrides = _split_config_and_overrides(args)
+    if args.device is not None:
+        overrides.append(f"device={args.device}")
+    if args.resume is not None:
+        if path is not None or [o for o in overrides if not o.startswith("device=")]:
+            raise UserError("--resume continues a run with its saved config; give no config")
+        config = config_from_dict(read_run_config(args.resume))
+        config = config.model_copy(update={"run_dir": str(args.resume)})
+        if args.device is not None:
+            config = config.model_copy(update={"device": args.device})
+        train(config, resume=True)
+        return 0
+    if path is None:
+        raise UserError("give a config file (for example configs/maze_quick.yaml)")
+    run_dir = train(load_config(path, overrides), overwrite=args.overwrite)
+    if int(os.environ.get("RANK", 0)) == 0:
+        print(f"run saved in {run_dir}")
+    return 0
+
+
+def add_eval_solve_parsers(sub) -> None:
+    ev = sub.add_parser("eval", help="evaluate a run on its test split (or --data)")
+    ev.add_argument("run_dir", type=Path)
+    ev.add_argument("--data", type=Path, default=None)
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
+    ev.add_argument("--segments", type=segment_count, default=None, metavar="N|auto",
+                    help="evaluation depth (default: the run's N_sup), reported with exact by "
+                    "segment count; auto: each puzzle until it halts (at most 16 x N_sup)")  # fmt: skip
+    ev.add_argument("--tasks", type=positive_count, default=0, metavar="N",
+                    help="few-shot: judge only the first N tasks of each set of the test "
+                    "split (e.g. to measure test-time training on a CPU)")  # fmt: skip
+    _add_ttt_options(ev)
+    ev.set_defaults(handler=_eval)
+    solve = sub.add_parser("solve", help="solve one puzzle file with a trained run")
+    solve.add_argument("run_dir", type=Path)
+    solve.add_argument("file", type=Path)
+    solve.add_argument("--png", default=None)
+    solve.add_argument("--overwrite", action="store_true", help="replace an existing --png file")
+    solve.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
+    solve.add_argument("--segments", type=segment_count, default=None, metavar="N|auto",
+                       help="segments to think (default: the run's N_sup); auto: until it halts")  # fmt: skip
+    _add_ttt_options(solve)
+    solve.set_defaults(handler=_solve)
+
+
+def _add_ttt_options(parser) -> None:
+    """Test-time training settings of a few-shot run, for this command only."""
+    parser.add_argument("--ttt-steps", type=int, default=None, metavar="N",
+                        help="few-shot: fine-tune a copy of the model on each task's "
+                        "demonstrations for N steps before answering (sets fewshot.ttt_steps; "
+                        "0: off)")  # fmt: skip
+    parser.add_argument("--ttt-lr", type=float, default=None, metavar="LR",
+                        help="few-shot: its learning rate (sets fewshot.ttt_lr)")  # fmt: skip
+
+
+def _ttt_overrides(args) -> dict:
+    """The config keys --ttt-steps / --ttt-lr set (checked as config values when loaded)."""
+    given = {"fewshot.ttt_steps": args.ttt_steps, "fewshot.ttt_lr": args.ttt_lr}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def _load_for_judging(args, data: Path | None = None):
+    """The run, with --ttt-* applied and checked as config values are (a run that is not
+    few-shot refuses them: its config has no use for the fewshot section)."""
+    from ponder.trained import load_run
+
+    return load_run(args.run_dir, data, args.device, overrides=_ttt_overrides(args))
+
+
+def _eval(args) -> int:
+    from ponder.trained import evaluate_run
+
+    run = _load_for_judging(args, args.data)
+    report = evaluate_run(run, segments=args.segments, tasks=args.tasks)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(run.objective.format_report(report, title=f"{args.run_dir} on {report['data']}"))
+        print("saved " + " and ".join(report["files"].values()))
+    return 0
+
+
+def _solve(args) -> int:
+    from ponder.trained import solve_file
+
+    png = output_path(args.png, "--png")
+    if png is not None:  # before the model runs: refuse a path it could not write
+        check_output_file(png, "--png", overwrite=args.overwrite, inputs=(args.file,))
+    run = _load_for_judging(args)
+    result = solve_file(run, args.file, png=png, segments=args.segments)
+    print(result["ascii"], end="")
+    verdict = " ".join(f"{k}={v}" for k, v in result["verdict"].items())
+    print(verdict or "no verdict: the task file holds no test outputs to judge against")
+    return 0

@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ponder.models import layers
-from ponder.models.layers import attend, local_window_mask, matmul_attention
+from ponder.models import attention
+from ponder.models.attention import attend, matmul_attention
+from ponder.models.grid import local_window_mask
 
 
 @pytest.mark.parametrize("masked", [False, True])
@@ -21,12 +22,12 @@ def test_matmul_attention_equals_sdpa(masked):
 
 def test_attend_takes_matmuls_only_for_short_bf16_cpu_sequences(monkeypatch):
     used = []
-    monkeypatch.setattr(layers, "matmul_attention", lambda *a: used.append("matmul") or a[0])
+    monkeypatch.setattr(attention, "matmul_attention", lambda *a: used.append("matmul") or a[0])
     q = torch.randn(1, 1, 8, 4)
     attend(q, q, q, None)
     attend(q.bfloat16(), q.bfloat16(), q.bfloat16(), None)
     assert used == ["matmul"]
-    long = torch.randn(1, 1, layers.CPU_BF16_MATMUL_ATTENTION_MAX_LEN + 1, 4).bfloat16()
+    long = torch.randn(1, 1, attention.CPU_BF16_MATMUL_ATTENTION_MAX_LEN + 1, 4).bfloat16()
     attend(long, long, long, None)
     assert used == ["matmul"]  # the fused kernel for long sequences
 

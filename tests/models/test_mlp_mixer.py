@@ -8,7 +8,7 @@ import torch
 from ponder.config import load_config
 from ponder.models import DataSpec, build_model, count_parameters, size_bound_reason
 from ponder.models.hrm import HRMConfig
-from ponder.models.layers import SequenceMLP
+from ponder.models.mixers import SequenceMLP
 from ponder.models.transformer import TransformerConfig
 from ponder.models.trm import TRMConfig
 

@@ -3,7 +3,9 @@ import torch
 
 from ponder.models import DataSpec, build_model, count_parameters
 from ponder.models.base import carry_where
-from ponder.models.layers import RotaryEmbedding, local_window_mask, swiglu_inner_size
+from ponder.models.feedforward import swiglu_inner_size
+from ponder.models.grid import local_window_mask
+from ponder.models.rotary import RotaryEmbedding
 from ponder.models.transformer import TransformerConfig
 from ponder.models.trm import TRMConfig
 

@@ -9,7 +9,7 @@ import torch
 from ponder.config import config_from_dict
 from ponder.errors import UserError
 from ponder.models import DataSpec, build_model
-from ponder.models.layers import Attention
+from ponder.models.attention import Attention
 from ponder.models.poh import PoHConfig, route_weights, routing_entropy
 
 SPEC = DataSpec(vocab_size=6, seq_len=49, grid_shape=(7, 7))

@@ -6,8 +6,8 @@ import torch
 from ponder.config import config_from_dict
 from ponder.errors import UserError
 from ponder.models import DataSpec, build_model
+from ponder.models.embedding import PuzzleEmbedding
 from ponder.models.hrm import HRMConfig
-from ponder.models.layers import PuzzleEmbedding
 from ponder.models.trm import TRMConfig
 
 SPEC = DataSpec(vocab_size=6, seq_len=49, grid_shape=(7, 7), num_puzzle_identifiers=10)

@@ -204,7 +204,7 @@ def test_a_forty_by_forty_city() -> None:
 
 def test_generate_gives_up_with_a_clear_error(monkeypatch) -> None:
     monkeypatch.setattr(
-        routing, "_draw_city", lambda rng, size: np.full((size, size), BUILDING, np.uint8)
+        routing.city, "_draw_city", lambda rng, size: np.full((size, size), BUILDING, np.uint8)
     )
     with pytest.raises(UserError, match=r"could not generate a routable 8x8 city .* in 5 tries"):
         generated(0, size=8, max_tries=5)

@@ -18,6 +18,7 @@ from ponder.tasks.skills import (
     generate_task,
     task_key,
 )
+from ponder.tasks.skills.grids import objects
 
 
 def g(*rows: str) -> np.ndarray:
@@ -120,12 +121,12 @@ def test_instances_are_unambiguous() -> None:
     for _ in range(5):
         for pair in generate_task("count_objects", rng, num_demos=4).train:
             # no two objects touch diagonally: 8-connected count == 4-connected count
-            assert len(skills._objects(pair.input)) == _count_8_connected(pair.input)
+            assert len(objects(pair.input)) == _count_8_connected(pair.input)
         for pair in generate_task("majority_colour", rng, num_demos=4).train:
             counts = sorted(np.bincount(pair.input.ravel(), minlength=10)[1:], reverse=True)
             assert counts[0] > counts[1]
         for pair in generate_task("recolour_by_size", rng, num_demos=4).train:
-            sizes = sorted((int(m.sum()) for m in skills._objects(pair.input)), reverse=True)
+            sizes = sorted((int(m.sum()) for m in objects(pair.input)), reverse=True)
             assert len(sizes) >= 2 and sizes[0] > sizes[1]
 
 
@@ -169,7 +170,7 @@ def test_generate_split_redraws_a_duplicate(monkeypatch) -> None:
     def repeating(skill, rng, **kw):
         return next(draws, None) or real(skill, rng, **kw)
 
-    monkeypatch.setattr(skills, "generate_task", repeating)
+    monkeypatch.setattr(skills.generation, "generate_task", repeating)
     tasks = generate_split(["flip"], 2, np.random.default_rng(1))
     assert task_key(tasks[0]) == task_key(first) != task_key(tasks[1])
 

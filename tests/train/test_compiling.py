@@ -7,7 +7,7 @@ from support import tiny_config
 
 from ponder.data.loader import TrainBatches
 from ponder.models import build_model
-from ponder.models.layers import Trunk
+from ponder.models.trunk import Trunk
 from ponder.runs import open_run_data
 from ponder.train import compiling
 from ponder.train.launch import train

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ponder.models.layers import PuzzleEmbedding
+from ponder.models.embedding import PuzzleEmbedding
 from ponder.train.sparse_emb import SparseEmbeddingOptimizer
 
 IDS = torch.tensor([3, 1, 3, 6])  # id 3 twice: its gradients add up

@@ -13,7 +13,13 @@ def add_data_parsers(sub) -> None:
     data = sub.add_parser("data", help="build or check a dataset").add_subparsers(
         metavar="ACTION", parser_class=Parser
     )
-    build = data.add_parser("build", help="generate a dataset in the HRM/TRM layout")
+    _add_build(data.add_parser("build", help="generate a dataset in the HRM/TRM layout"))
+    _add_check(data.add_parser("check", help="validate a dataset directory"))
+    _add_import(data)
+    _add_show(data)
+
+
+def _add_build(build) -> None:
     build.add_argument("task")
     build.add_argument("--out", required=True)
     # Task parameters: only those given are passed, so each task's own defaults apply
@@ -36,7 +42,12 @@ def add_data_parsers(sub) -> None:
     build.add_argument("--aug", default=None,
                        help="maze: dihedral; sudoku: N augmented views per training puzzle")  # fmt: skip
     build.add_argument("--overwrite", action="store_true")
-    fewshot = build.add_argument_group("few-shot tasks (skills, arc)")
+    _add_fewshot_build_options(build.add_argument_group("few-shot tasks (skills, arc)"))
+    _add_sudoku_build_options(build.add_argument_group("sudoku"))
+    build.set_defaults(handler=_data_build)
+
+
+def _add_fewshot_build_options(fewshot) -> None:
     fewshot.add_argument(
         "--demos", type=int, default=None, help="skills: demonstrations per task (default 3)"
     )
@@ -58,18 +69,24 @@ def add_data_parsers(sub) -> None:
     fewshot.add_argument("--no-translate", action="store_true", help="arc: no translation")
     fewshot.add_argument("--no-eval-demos", action="store_true",
                          help="arc: keep evaluation tasks' demonstrations out of training")  # fmt: skip
-    sudoku = build.add_argument_group("sudoku")
+
+
+def _add_sudoku_build_options(sudoku) -> None:
     sudoku.add_argument("--clues", type=int, default=None,
                         help="givens per generated puzzle (default: as few as stay unique)")  # fmt: skip
     sudoku.add_argument("--min-rating", type=int, default=None,
                         help="least difficulty: the solver's guesses, or the CSV's rating column")  # fmt: skip
     sudoku.add_argument("--subsample", type=int, default=None,
                         help="with --source: training puzzles drawn (seeded) from the CSV")  # fmt: skip
-    build.set_defaults(handler=_data_build)
-    check = data.add_parser("check", help="validate a dataset directory")
+
+
+def _add_check(check) -> None:
     check.add_argument("dir", type=input_path)
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=_data_check)
+
+
+def _add_import(data) -> None:
     imp = data.add_parser(
         "import",
         help="a file of your own puzzles (blank-line separated, the task's text format) as a dataset",
@@ -82,6 +99,9 @@ def add_data_parsers(sub) -> None:
     imp.add_argument("--seed", type=int, default=0, help="which puzzles go to train")
     imp.add_argument("--overwrite", action="store_true")
     imp.set_defaults(handler=_data_import)
+
+
+def _add_show(data) -> None:
     show = data.add_parser(
         "show",
         help="print one example in its task's file format",

@@ -18,8 +18,8 @@ from torch import nn
 
 from ponder.data.format import Split
 from ponder.data.loader import eval_batches
+from ponder.models.embedding import PuzzleEmbedding
 from ponder.models.halting import HaltRule
-from ponder.models.layers import PuzzleEmbedding
 from ponder.models.rollout import rollout
 
 

@@ -146,7 +146,7 @@ class DemoMemoryConfig(FrozenConfig):
 
 
 class TrunkConfig(FrozenConfig):
-    """Used by the attention models TRM, HRM, the transformer and PoH (ponder.models.layers):
+    """Used by the attention models TRM, HRM, the transformer and PoH (ponder.models.trunk):
     the keys they share, the shape of their block stack."""
 
     hidden_size: int = Field(512, gt=0)

@@ -31,7 +31,9 @@ import torch
 from torch import nn
 
 from ponder.models.base import DemoEncoderConfig
-from ponder.models.layers import Block, Linear, RotaryEmbedding, rms_norm, trunc_normal_
+from ponder.models.feedforward import Linear, rms_norm, trunc_normal_
+from ponder.models.rotary import RotaryEmbedding
+from ponder.models.trunk import Block
 
 PAD = 0  # the canvas padding token (ponder.tasks.fewshot.PAD)
 ORACLE_SEED = 0  # the oracle's codes are the same in every run, whatever the global seed

@@ -3,7 +3,7 @@
 A pooled demonstration encoder (ponder.models.conditioning) squeezes a task into one vector
 before the model sees it. Here nothing is squeezed: every cell of every usable
 demonstration pair becomes a memory token, and the query's cells cross-attend to them in
-every block of the recursion (ponder.models.layers.CrossAttention), so a rule such as
+every block of the recursion (ponder.models.attention.CrossAttention), so a rule such as
 "colour 3 becomes colour 7" can be read off the cells where the demonstrations show it.
 
 A memory token is the pair's input colour and output colour at one cell, embedded together
@@ -25,8 +25,11 @@ import math
 import torch
 from torch import nn
 
+from ponder.models.attention import Memory
 from ponder.models.base import DemoMemoryConfig
-from ponder.models.layers import Block, Memory, RotaryEmbedding, rope_tables, trunc_normal_
+from ponder.models.feedforward import trunc_normal_
+from ponder.models.rotary import RotaryEmbedding, rope_tables
+from ponder.models.trunk import Block
 
 PAD = 0  # the canvas padding token (ponder.tasks.fewshot.PAD)
 

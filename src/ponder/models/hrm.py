@@ -21,13 +21,10 @@ from pydantic import Field
 from torch import nn
 
 from ponder.models.base import DataSpec, ModelOutputs, TrunkConfig
-from ponder.models.layers import (
-    QHead,
-    build_answer_head,
-    build_embedding,
-    build_trunk,
-    trunc_normal_,
-)
+from ponder.models.embedding import build_embedding
+from ponder.models.feedforward import trunc_normal_
+from ponder.models.heads import QHead, build_answer_head
+from ponder.models.trunk import build_trunk
 
 
 class HRMConfig(TrunkConfig):

@@ -23,8 +23,9 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
+from ponder.models.assembly import build_io
 from ponder.models.base import DataSpec, ModelOutputs, TrunkConfig
-from ponder.models.layers import Linear, build_io
+from ponder.models.feedforward import Linear
 
 
 class PoHConfig(TrunkConfig):

@@ -20,9 +20,11 @@ from pydantic import Field
 from torch import nn
 
 from ponder.models.base import DataSpec, FrozenConfig, ModelOutputs
-from ponder.models.layers import Block, Linear, QHead
+from ponder.models.feedforward import Linear
+from ponder.models.heads import QHead
 from ponder.models.seq_layers import Rotary, causal_mask, embedding_table, slot_key_mask, unit_sum
 from ponder.models.transformer import EmptyCarry
+from ponder.models.trunk import Block
 
 
 class SeqDecoderConfig(FrozenConfig):

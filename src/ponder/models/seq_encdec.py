@@ -21,7 +21,8 @@ from pydantic import Field
 from torch import nn
 
 from ponder.models.base import DataSpec, FrozenConfig, ModelOutputs
-from ponder.models.layers import Block, Linear, QHead
+from ponder.models.feedforward import Linear
+from ponder.models.heads import QHead
 from ponder.models.seq_layers import (
     DecoderBlock,
     Rotary,
@@ -30,6 +31,7 @@ from ponder.models.seq_layers import (
     unit_sum,
 )
 from ponder.models.transformer import EmptyCarry
+from ponder.models.trunk import Block
 
 
 class SeqEncDecConfig(FrozenConfig):

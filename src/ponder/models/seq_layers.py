@@ -2,7 +2,7 @@
 
 The models read a variable number K of demonstration pairs, so their sequences have no fixed
 length: rotary tables are built per call from explicit positions (1D indices or 2D
-(row, col) cells) instead of the fixed-length layers.RotaryEmbedding. Masks are bool, True
+(row, col) cells) instead of the fixed-length rotary.RotaryEmbedding. Masks are bool, True
 where a query may attend, broadcast by SDPA to (B, H, Lq, Lk).
 Shapes: B batch, K demo slots, L cells per grid, T sequence, D hidden, H heads, Dh = D / H.
 """
@@ -15,11 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ponder.models.layers import Attention, Linear, SwiGLU, rms_norm, rope_angles, trunc_normal_
+from ponder.models.attention import Attention
+from ponder.models.feedforward import Linear, SwiGLU, rms_norm, trunc_normal_
+from ponder.models.rotary import rope_angles
 
 
 class Rotary:
-    """A rotary table for explicit positions; called like layers.RotaryEmbedding on
+    """A rotary table for explicit positions; called like rotary.RotaryEmbedding on
     (B, H, T, Dh), rotating channel i with channel i + Dh/2."""
 
     def __init__(self, positions: torch.Tensor, head_dim: int, device: torch.device | str):
@@ -116,7 +118,7 @@ class CrossAttention(nn.Module):
 
 
 class DecoderBlock(nn.Module):
-    """Post-norm decoder block (as layers.Block): x <- norm(x + self_attn(x));
+    """Post-norm decoder block (as trunk.Block): x <- norm(x + self_attn(x));
     x <- norm(x + cross_attn(x, memory)); x <- norm(x + mlp(x))."""
 
     def __init__(self, hidden: int, num_heads: int, expansion: float, multiple_of: int):

@@ -10,8 +10,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from ponder.models.assembly import build_io
 from ponder.models.base import DataSpec, ModelOutputs, TrunkConfig
-from ponder.models.layers import build_io
 
 
 class TransformerConfig(TrunkConfig):

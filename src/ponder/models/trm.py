@@ -20,9 +20,11 @@ import torch
 from pydantic import Field, model_validator
 from torch import nn
 
+from ponder.models.assembly import build_io
+from ponder.models.attention import Memory
 from ponder.models.base import DataSpec, DemoMemoryConfig, ModelOutputs, TrunkConfig
 from ponder.models.demo_memory import DemoMemory
-from ponder.models.layers import Memory, build_io, trunc_normal_
+from ponder.models.feedforward import trunc_normal_
 
 
 class TRMConfig(TrunkConfig):

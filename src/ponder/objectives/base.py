@@ -22,7 +22,7 @@ from ponder.eval.config import EvalConfig
 from ponder.eval.evaluate import Depth, depth_curve
 from ponder.models import SEQUENCE_MODELS, ModelConfig, size_bound_reason
 from ponder.models.base import DataSpec, ModelOutputs
-from ponder.models.layers import grid_of
+from ponder.models.grid import grid_of
 from ponder.models.rollout import rollout
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ponder.errors import UserError
 from ponder.tasks.base import Task
-from ponder.tasks.fewshot import FewShotFamily
+from ponder.tasks.fewshot_family import FewShotFamily
 from ponder.tasks.maze import MAZE
 from ponder.tasks.routing import ROUTING
 from ponder.tasks.skills import random_task, solve_task

@@ -9,7 +9,7 @@ lazy, so a missing C++ compiler or an unsupported operation surfaces on the firs
 failure puts the eager forwards back and says why. Later failures (a new shape at an
 evaluation) fall back to eager per call, through dynamo's own error suppression.
 
-Measured on the project's 2-core CPU (README, "Speed"): the fusion of the small
+Measured on the project's 2-core CPU (docs/results.md, "Speed"): the fusion of the small
 elementwise kernels (RMSNorm, rotary, SwiGLU, softmax) is what it buys there.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ponder.models.layers import Trunk
+from ponder.models.trunk import Trunk
 
 
 def recursion_blocks(model: nn.Module) -> list[nn.Module]:

@@ -2,7 +2,7 @@
 
 Whether bf16 autocast pays off on a CPU depends on the matmul shapes: on the project's CPU
 (AVX512-BF16, no AMX) a bf16 matmul is 2.7x faster than fp32 at 5184x256x768 but slower
-at 256x256 (README, "Speed"). So on a CPU with native bf16, auto times forward and backward
+at 256x256 (docs/results.md, "Speed"). So on a CPU with native bf16, auto times forward and backward
 passes of the actual model on a real batch in both precisions and takes the faster; the
 choice and both timings are printed and kept in the run (summary.json, checkpoints). A
 measurement is cached per machine and model shape (PONDER_CACHE_DIR, else

@@ -1,7 +1,7 @@
 """The puzzle-embedding optimizer: updates only the table rows a batch used.
 
 A puzzle-embedding table can have ~1M rows (ARC) while a batch touches a few hundred, so it
-is kept out of the dense optimizer (it is a buffer, see models.layers.PuzzleEmbedding) and
+is kept out of the dense optimizer (it is a buffer, see models.embedding.PuzzleEmbedding) and
 updated here from the gradient of the gathered rows alone:
 
 - "signsgd" (HRM/TRM): w <- w * (1 - lr * wd) - lr * sign(g), decoupled weight decay.
@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from ponder.models.layers import PuzzleEmbedding
+from ponder.models.embedding import PuzzleEmbedding
 
 
 class SparseEmbeddingOptimizer:

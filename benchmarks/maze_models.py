@@ -9,6 +9,8 @@ on the whole test split by the maze verifier. Runs go `--parallel` at a time, ea
 
     .venv/bin/python benchmarks/maze_models.py --data data/demo_maze11 --budget-s 300 \\
         --seeds 0 1 2 --out runs/maze_models/results.json
+
+Writes the results to --out and their table beside it (results.json -> results.md).
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def main() -> None:
         runs = list(pool.map(lambda job: train_one(*job, steps[job[0]], args), jobs))
     table = summarise(runs)
     result = {
+        "benchmark": "maze_models",
         "budget_s": args.budget_s,
         "threads_per_run": args.threads,
         "parallel_runs": args.parallel,
@@ -72,7 +75,15 @@ def main() -> None:
         "table": table,
     }
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(markdown(table))
+    text = format_results(result)
+    args.out.with_suffix(".md").write_text(text + "\n")  # results.json -> results.md
+    print(text)
+
+
+def format_results(result: dict) -> str:
+    """The table from the results file (benchmarks/render_docs.py renders the docs' copy with
+    it): per model, the seeds' exact, mean and pooled CI."""
+    return markdown(summarise(result["runs"]))
 
 
 if __name__ == "__main__":

@@ -151,17 +151,27 @@ def plot(runs: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def summary_table(runs: list[dict]) -> dict:
+    """Per model and size (a model's name with its parameter count): seeds and pooled CI."""
+    return summarise([{**r, "model": f"{r['model']} ({r['params']:,})"} for r in runs])
+
+
+def format_results(result: dict) -> str:
+    """table.md's text from results.json (benchmarks/render_docs.py renders the docs' copy
+    with it): the summary table, then each config's steps/s."""
+    speed = json.dumps({k: round(v, 2) for k, v in result["steps_per_s"].items()})
+    return markdown(summary_table(result["runs"])) + "\n\nsteps/s (1 thread): " + speed
+
+
 def report(result: dict, out: Path) -> str:
     """Write results.json, table.md and the plot for `result`; the table's text."""
-    runs = result["runs"]
-    table = summarise([{**r, "model": f"{r['model']} ({r['params']:,})"} for r in runs])
-    result["table"] = table
+    result.setdefault("benchmark", "maze_path")  # results.json written before it was named
+    result["table"] = summary_table(result["runs"])
     (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    speed = json.dumps({k: round(v, 2) for k, v in result["steps_per_s"].items()})
-    text = markdown(table) + "\n\nsteps/s (1 thread): " + speed
+    text = format_results(result)
     (out / "table.md").write_text(text + "\n")
     title = f"{result['grid']}x{result['grid']} mazes, preset {result['preset']}"
-    plot(runs, out / "exact_vs_params.png", title)
+    plot(result["runs"], out / "exact_vs_params.png", title)
     return text
 
 
@@ -200,7 +210,8 @@ def main() -> None:
             jobs += [(name, configs[name], seed) for seed in preset["seeds"]]
     jobs.sort(key=lambda job: speed[job[1].stem])  # slowest first: the pool ends together
     runs = sorted(run_all(jobs, out, args), key=lambda r: (models.index(r["model"]), r["params"]))
-    result = {"preset": args.preset, "grid": size, "steps_per_s": speed, "runs": runs,
+    result = {"benchmark": "maze_path", "preset": args.preset, "grid": size,
+              "steps_per_s": speed, "runs": runs,
               "wall_minutes": (time.time() - started) / 60}  # fmt: skip
     print(report(result, out))
 

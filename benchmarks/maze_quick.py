@@ -4,6 +4,8 @@ examples/s, steps until the first exact training answer, and achieved matmul FLO
 fraction of this machine's measured matmul peak (in the precision the run used).
 
     .venv/bin/python benchmarks/maze_quick.py [--demo configs/demo.yaml] [--out FILE.json]
+
+Writes the results to --out and their table beside it (benchmark.json -> benchmark.md).
 """
 
 from __future__ import annotations
@@ -40,13 +42,13 @@ def main() -> None:
     spec = read_demo_spec(args.demo)
     root = args.demo.resolve().parent.parent
     if args.reuse:
-        reports = {name: judge_run(root / spec["out"] / name) for name in spec["runs"]}
+        reports = {name: judge_run(root / spec.out / name) for name in spec.runs}
     else:
         reports = run_demo(args.demo)
-    results = {"machine": _machine(), "models": {}}
-    for name, preset in spec["runs"].items():
-        run_dir = root / spec["out"] / name
-        config = load_config(root / preset, [f"data.path={root / spec['dataset']['out']}"])
+    results = {"benchmark": "maze_quick", "machine": _machine(), "models": {}}
+    for name, preset in spec.runs.items():
+        run_dir = root / spec.out / name
+        config = load_config(root / preset, [f"data.path={root / spec.dataset.out}"])
         speed = bench_step(config, warmup=3, steps=10)
         report = reports[name]
         results["models"][name] = {
@@ -66,7 +68,30 @@ def main() -> None:
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
+    text = format_results(results)
+    args.out.with_suffix(".md").write_text(text + "\n")
     print(json.dumps(results, indent=2))
+    print(text)
+
+
+def format_results(results: dict) -> str:
+    """The table from the results file (benchmarks/render_docs.py renders the docs' copy with
+    it): per model, held-out exact with its CI, training time and speed."""
+    lines = [
+        "| model | params | exact % (95% CI) | n | train s | steps | first exact step | "
+        "ms/step | examples/s | GFLOP/s | matmul peak GFLOP/s | of peak | dtype |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m in results["models"].items():
+        lo, hi = m["exact_ci"]
+        first = "" if m["first_exact_step"] is None else m["first_exact_step"]
+        lines.append(
+            f"| {name} | {m['params']:,} | {100 * m['exact']:.1f} ({100 * lo:.1f}-{100 * hi:.1f}) "
+            f"| {m['n_test']} | {m['train_seconds']:.0f} | {m['steps']} | {first} | "
+            f"{m['ms_per_step']:.1f} | {m['examples_per_s']:.0f} | {m['achieved_gflops']:.1f} | "
+            f"{m['peak_gflops']:.0f} | {100 * m['peak_fraction']:.1f}% | {m['dtype']} |"
+        )
+    return "\n".join(lines)
 
 
 def _machine() -> dict:

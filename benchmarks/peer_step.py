@@ -58,7 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="both",
         help="ponder with compile: true, false or both",
     )
-    parser.add_argument("--out", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="also write the results here, the table beside"
+    )
     return parser.parse_args(argv)
 
 
@@ -194,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
 
     python = ensure_peer_venv(args.venv, install=not args.no_install)
     modes = {"both": [False, True], "off": [False], "on": [True]}[args.compile]
-    results = {"machine": _machine(), "setting": {**SETTING, "batch": args.batch}}
+    results = {"benchmark": "peer_step", "machine": _machine(),
+               "setting": {**SETTING, "batch": args.batch}}  # fmt: skip
     results["rounds"], results["precisions"] = args.rounds, {}
     with tempfile.TemporaryDirectory() as scratch:
         data_dir = sudoku_data(Path(scratch))
@@ -208,9 +211,17 @@ def main(argv: list[str] | None = None) -> None:
             print(format_table({"precisions": {precision: summary}}), flush=True)
     print()
     print(format_table(results))
-    if args.out is not None:
+    if args.out is not None:  # and the table beside it: FILE.json -> FILE.md
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")
+        args.out.with_suffix(".md").write_text(format_results(results) + "\n")
+
+
+def format_results(results: dict) -> str:
+    """The table from the results file (benchmarks/render_docs.py renders the docs' copy with
+    it): format_table's rows, then the matmul peaks they are fractions of."""
+    peaks = ", ".join(f"{p} {v:.0f} GFLOP/s" for p, v in results["matmul_peak_gflop_s"].items())
+    return format_table(results) + f"\n\nMatmul peak measured in the same run: {peaks}."
 
 
 def measure_sides(python: Path, data_dir: Path, precision: str, modes, args) -> dict:

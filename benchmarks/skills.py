@@ -56,10 +56,17 @@ def main() -> None:
     rows = [row(n, s, run_dir_of(args.out, n, s)) for n, s in done]  # unfinished: left out
     if not rows:
         refuse(f"no finished runs in {args.out}; run without --report-only first")
-    (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
-    table = markdown(rows)
+    results = {"benchmark": "skills", "rows": rows}
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = format_results(results)
     (args.out / "table.md").write_text(table + "\n")
     print(table)
+
+
+def format_results(results: dict) -> str:
+    """table.md's text from results.json (benchmarks/render_docs.py renders the docs' copy
+    with it): one row per finished run, then each model's mean over seeds."""
+    return markdown(results["rows"])
 
 
 MAX_SEED = 9

@@ -1,4 +1,4 @@
-"""The config reference (ponder.config_reference): README.md's copy is current, it lists
+"""The config reference (ponder.config_reference): docs/config.md's copy is current, it lists
 every key a config accepts, and every key and section says what it is for."""
 
 from __future__ import annotations
@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 from support import run
 
-from ponder.config import _MODEL_CLASSES, RunConfig, valid_keys
+from ponder.config import MODEL_CLASSES, RunConfig, valid_keys
 from ponder.config_reference import config_classes, format_markdown, reference
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+CONFIG_DOC = Path(__file__).resolve().parents[1] / "docs" / "config.md"
 START, END = "<!-- config-keys:start -->", "<!-- config-keys:end -->"
 
 
 def all_config_classes() -> list[type]:
     """RunConfig and every config class reachable through its fields and the models'."""
-    found, todo = [], [RunConfig, *_MODEL_CLASSES.values()]
+    found, todo = [], [RunConfig, *MODEL_CLASSES.values()]
     while todo:
         cls = todo.pop(0)
         if cls not in found:
@@ -26,17 +26,20 @@ def all_config_classes() -> list[type]:
     return found
 
 
-def test_readme_block_is_the_generated_markdown():
-    text = README.read_text(encoding="utf-8")
-    assert text.count(START) == 1 and text.count(END) == 1, f"README.md needs {START} ... {END}"
+def test_docs_config_block_is_the_generated_markdown():
+    text = CONFIG_DOC.read_text(encoding="utf-8")
+    assert text.count(START) == 1 and text.count(END) == 1, (
+        f"docs/config.md needs {START} ... {END}"
+    )
     block = text.split(START)[1].split(END)[0]
     assert block.strip() == format_markdown().strip(), (
-        "README.md's config keys are out of date: replace the lines between "
-        f"{START} and {END} with the output of `ponder config keys --markdown`"
+        "docs/config.md's config keys are out of date: replace the lines between "
+        f"{START} and {END} with the output of `.venv/bin/python -m ponder config keys "
+        "--markdown`"
     )
 
 
-@pytest.mark.parametrize("model", list(_MODEL_CLASSES))
+@pytest.mark.parametrize("model", list(MODEL_CLASSES))
 def test_every_valid_key_is_in_the_reference(model):
     listed = {row.key for section in reference() for row in section.rows}
     missing = sorted(set(valid_keys(model)) - listed)

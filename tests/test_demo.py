@@ -3,8 +3,12 @@ larger mazes than it was trained on (the `extrapolate:` section)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from support import run, write
+
+from ponder.demo import format_results
 
 
 @pytest.mark.parametrize(
@@ -46,3 +50,9 @@ def test_demo_solves_larger_mazes_with_the_same_model(tmp_path, capsys):
     assert code == 0, err
     assert "11x11 exact by segments: 1: " in out and "4: " in out
     assert (tmp_path / "runs" / "demo" / "solved_larger.png").is_file()
+    # comparison.md is the table rendered from the figures written beside it
+    results = json.loads((tmp_path / "runs" / "demo" / "results.json").read_text())
+    assert list(results["models"]) == ["trm"] and results["larger"]["n"] == 3
+    assert list(results["larger"]["exact_by_segments"]) == ["1", "2", "4"]
+    table = (tmp_path / "runs" / "demo" / "comparison.md").read_text()
+    assert table == format_results(results) + "\n" and "| 11x11 mazes (n 3" in table

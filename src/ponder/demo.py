@@ -10,26 +10,31 @@ behind.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from pydantic import ConfigDict, Field, model_validator
 
-from ponder.config import SEED_MAX, RunConfig, load_config
+from ponder.config import RunConfig, load_config
 from ponder.data import build_dataset
 from ponder.errors import UserError
 from ponder.eval.evaluate import format_side_by_side
-from ponder.eval.run import evaluate_run
 from ponder.experiments.schema import parse_schema
 from ponder.fileio import atomic_write_text, check_output_file, read_json_file, read_yaml_file
+from ponder.limits import SEED_MAX
 from ponder.models.base import FrozenConfig
-from ponder.runs import load_run
 from ponder.train.rundir import check_run_dir
+from ponder.trained import evaluate_run, load_run
 
 DEFAULT_DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
-# In the demo's `out`, beside the runs; the last only with an `extrapolate:` section.
-OUTPUT_FILES = ("comparison.md", "solved_mazes.png", "solved_larger.png")
+# In the demo's `out`, beside the runs: the table, the pictures (solved_larger.png only with
+# an `extrapolate:` section) and the table's figures (results.json, rendered by format_results).
+OUTPUT_FILES = ("comparison.md", "solved_mazes.png", "solved_larger.png", "results.json")
+# Each run's figures that results.json keeps: those comparison.md's table shows, and n.
+RESULT_KEYS = ("params", "n", "exact", "exact_ci_low", "exact_ci_high", "valid", "connected",
+               "optimal", "path_f1", "cell_acc", "halt_steps_mean", "train_seconds")  # fmt: skip
 
 
 class DemoDataset(FrozenConfig):
@@ -111,7 +116,9 @@ def run_demo(path: str | Path | None = None) -> dict[str, dict]:
     _finish(out, reports)
     if spec.extrapolate is not None:
         more = spec.extrapolate
+        judged = dict(reports)
         reports["larger"] = solve_larger(more, base, configs[more.run].resolved_run_dir(), out)
+        _write_table(out, demo_results(judged, more, reports["larger"]))
     return reports
 
 
@@ -164,11 +171,51 @@ def judge_run(run_dir: Path) -> dict:
     return report
 
 
+def demo_results(
+    reports: dict[str, dict], more: DemoExtrapolate | None = None, larger: dict | None = None
+) -> dict:
+    """The figures of comparison.md's table, as results.json holds them: each run's, and
+    after `extrapolate:` the larger puzzles' exact by segments. Passed through JSON, so the
+    table rendered from this dict is the one rendered from the file (a curve's keys are
+    strings there)."""
+    models = {name: {k: r[k] for k in RESULT_KEYS if k in r} for name, r in reports.items()}
+    results: dict[str, Any] = {"benchmark": "demo", "models": models}
+    if more is not None and larger is not None:
+        results["larger"] = {
+            "run": more.run, "size": more.size, "min_path": more.min_path, "n": larger["n"],
+            "exact_by_segments": larger["exact_by_segments"],
+        }  # fmt: skip
+    return json.loads(json.dumps(results))
+
+
+def format_results(results: dict) -> str:
+    """comparison.md's table from results.json's figures: the runs side by side, then the
+    larger puzzles' curve in the column of the run that solved them. benchmarks/render_docs.py
+    renders the docs' copy of the table with this function too."""
+    table = format_side_by_side(results["models"])
+    larger = results.get("larger")
+    if larger is None:
+        return table
+    curve = larger["exact_by_segments"]
+    side, depths = f"{larger['size']}x{larger['size']}", " / ".join(curve)
+    label = f"{side} mazes (n {larger['n']}, paths >= {larger['min_path']}), exact at {depths}"
+    cells = [" / ".join(f"{100 * e:.1f}%" for e in curve.values()) if name == larger["run"] else ""
+             for name in results["models"]]  # fmt: skip
+    return table + f"\n| {label} segments | " + " | ".join(cells) + " |"
+
+
+def _write_table(out: Path, results: dict) -> str:
+    """results.json and comparison.md, the table rendered from the figures beside it."""
+    table = format_results(results)
+    atomic_write_text(out / OUTPUT_FILES[3], json.dumps(results, indent=2) + "\n")
+    atomic_write_text(out / OUTPUT_FILES[0], table + "\n")
+    return table
+
+
 def _finish(out: Path, reports: dict[str, dict]) -> None:
-    table = format_side_by_side(reports)
+    table = _write_table(out, demo_results(reports))
     print("\n" + table)
     comparison, png = (out / name for name in OUTPUT_FILES[:2])
-    atomic_write_text(comparison, table + "\n")
     first = next(iter(reports.values()))
     shutil.copyfile(first["files"]["samples"], png)
-    print(f"\n[demo] table in {comparison}; solved mazes in {png}")
+    print(f"\n[demo] table in {comparison} (figures in {OUTPUT_FILES[3]}); solved mazes in {png}")

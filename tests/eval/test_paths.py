@@ -8,8 +8,8 @@ from ponder.data import build_dataset
 from ponder.eval.paths import evaluate_paths
 from ponder.models.base import ModelOutputs
 from ponder.runs import open_run_data
-from ponder.trained import load_run
 from ponder.train.launch import train
+from ponder.trained import load_run
 
 
 class _OraclePointers(torch.nn.Module):

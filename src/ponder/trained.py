@@ -22,6 +22,7 @@ from ponder.data.dataset import Dataset, check_spec
 from ponder.errors import UserError
 from ponder.fileio import atomic_write_text, read_text_file
 from ponder.models import DataSpec, build_model
+from ponder.models.halting import StopRule
 from ponder.objectives import Objective
 from ponder.objectives.base import check_other_size
 from ponder.runs import open_run_data
@@ -105,7 +106,13 @@ def _trained_spec(config: RunConfig, data: Dataset, saved: dict, path: Path) -> 
     return replace(data.spec, seq_len=trained_len, grid_shape=data.task.grid_shape(trained_len))
 
 
-def evaluate_run(run: TrainedRun, segments: int | str | None = None, tasks: int = 0) -> dict:
+def evaluate_run(
+    run: TrainedRun,
+    segments: int | str | None = None,
+    tasks: int = 0,
+    stop: StopRule | None = None,
+    cap: int | None = None,
+) -> dict:
     """Judge a run on every example of its dataset's test split (few-shot: `tasks` > 0,
     the first `tasks` tasks of each set); write eval/metrics.json and the objective's
     outputs (samples.png failures first, or submission.json and task PNGs) to eval/ in the
@@ -114,7 +121,9 @@ def evaluate_run(run: TrainedRun, segments: int | str | None = None, tasks: int 
         raise UserError(f"nothing to evaluate: the test split of {run.data.root} is empty")
     if tasks and not run.data.test.fewshot:
         raise UserError("--tasks picks few-shot tasks (skills, ARC); this run's data has none")
-    depth = run.objective.depth(run.runtime.device, segments=segments, tasks=tasks)
+    depth = run.objective.depth(
+        run.runtime.device, segments=segments, tasks=tasks, stop=stop, cap=cap
+    )
     with torch.no_grad(), run.runtime.autocast():
         judged = run.objective.judge(run.model, run.data, depth)
     out_dir = run.run_dir / "eval"
@@ -131,7 +140,12 @@ def evaluate_run(run: TrainedRun, segments: int | str | None = None, tasks: int 
 
 
 def solve_file(
-    run: TrainedRun, file: Path, png: Path | None = None, segments: int | str | None = None
+    run: TrainedRun,
+    file: Path,
+    png: Path | None = None,
+    segments: int | str | None = None,
+    stop: StopRule | None = None,
+    cap: int | None = None,
 ) -> dict:
     """Solve one puzzle file: the model's answer, the verifier's verdict, optional PNG."""
-    return run.objective.solve(run, read_text_file(file), png, segments)
+    return run.objective.solve(run, read_text_file(file), png, segments, stop=stop, cap=cap)

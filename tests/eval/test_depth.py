@@ -128,3 +128,33 @@ def test_a_recipe_that_pins_its_grid_size_still_runs_on_another(
     code, out, err = run(["eval", run_dir, "--data", maze11, "--json"], capsys)
     assert code == 0, err
     assert json.loads(out)["n"] == 6
+
+
+def test_auto_with_the_stable_and_confidence_rules(run7, maze11, capsys):
+    base = ["eval", run7, "--data", maze11, "--segments", "auto", "--json"]
+    code, out, err = run(
+        [*base, "--halt", "stable", "--stable-k", "2", "--max-segments", "9"], capsys
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert len(report["halt_steps_hist"]) == 9 and 3 <= report["halt_steps_mean"] <= 9
+    code, out, err = run([*base, "--halt", "confidence", "--max-segments", "5"], capsys)
+    assert code == 0, err
+    assert len(json.loads(out)["halt_steps_hist"]) == 5
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--segments", "8", "--halt", "stable"], "--halt and --max-segments choose when"),
+        (["--halt", "q"], "--halt and --max-segments choose when"),
+        (["--segments", "auto", "--stable-k", "2"], "--stable-k is the window of --halt stable"),
+        (["--segments", "4", "--max-segments", "9"], "--halt and --max-segments choose when"),
+    ],
+)
+def test_stop_options_without_auto_are_refused(run7, args, words, capsys):
+    metrics = run7 / "eval" / "metrics.json"
+    before = metrics.stat().st_mtime_ns if metrics.exists() else None
+    code, _, err = run(["eval", run7, *args], capsys)
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1
+    assert (metrics.stat().st_mtime_ns if metrics.exists() else None) == before  # nothing written

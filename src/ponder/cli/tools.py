@@ -17,7 +17,9 @@ def add_config_parser(sub) -> None:
     keys = config.add_parser(
         "keys", help="every config key: type, default, description, who uses its section"
     )
-    keys.add_argument("--markdown", action="store_true", help="markdown tables (as in docs/config.md)")
+    keys.add_argument(
+        "--markdown", action="store_true", help="markdown tables (as in docs/config.md)"
+    )
     keys.set_defaults(handler=_config_keys)
 
 

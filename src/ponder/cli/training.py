@@ -70,6 +70,7 @@ def add_eval_solve_parsers(sub) -> None:
     ev.add_argument("--tasks", type=positive_count, default=0, metavar="N",
                     help="few-shot: judge only the first N tasks of each set of the test "
                     "split (e.g. to measure test-time training on a CPU)")  # fmt: skip
+    _add_stop_options(ev)
     _add_ttt_options(ev)
     ev.set_defaults(handler=_eval)
     solve = sub.add_parser("solve", help="solve one puzzle file with a trained run")
@@ -80,8 +81,40 @@ def add_eval_solve_parsers(sub) -> None:
     solve.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
     solve.add_argument("--segments", type=segment_count, default=None, metavar="N|auto",
                        help="segments to think (default: the run's N_sup); auto: until it halts")  # fmt: skip
+    _add_stop_options(solve)
     _add_ttt_options(solve)
     solve.set_defaults(handler=_solve)
+
+
+def _add_stop_options(parser) -> None:
+    """When `--segments auto` stops a puzzle."""
+    parser.add_argument("--halt", choices=["q", "stable", "confidence"], default=None,
+                        help="with --segments auto: stop when the q head halts (q, the "
+                        "default: the run's train.halting), when the answer has not changed "
+                        "for --stable-k segments (stable), or run to the cap and keep the "
+                        "most confident segment's answer (confidence)")  # fmt: skip
+    parser.add_argument("--stable-k", type=positive_count, default=None, metavar="K",
+                        help="--halt stable: segments the answer must stay unchanged (default 3)")  # fmt: skip
+    parser.add_argument("--max-segments", type=segment_count, default=None, metavar="N",
+                        help="with --segments auto: the cap (default 16 x N_sup)")  # fmt: skip
+
+
+def _stop_rule(args):
+    """(stop rule, cap) from --halt, --stable-k and --max-segments."""
+    from ponder.models.halting import StableAnswer
+
+    if (args.halt is not None or args.max_segments is not None) and args.segments != "auto":
+        raise UserError(
+            "--halt and --max-segments choose when --segments auto stops; with "
+            "--segments N every puzzle runs N segments"
+        )
+    if args.stable_k is not None and args.halt != "stable":
+        raise UserError("--stable-k is the window of --halt stable; give --halt stable too")
+    if args.max_segments == "auto":
+        raise UserError("--max-segments takes a count, not auto")
+    if args.halt == "stable":
+        return StableAnswer(args.stable_k or 3), args.max_segments
+    return (None if args.halt in (None, "q") else args.halt), args.max_segments
 
 
 def _add_ttt_options(parser) -> None:
@@ -111,8 +144,9 @@ def _load_for_judging(args, data: Path | None = None):
 def _eval(args) -> int:
     from ponder.trained import evaluate_run
 
+    stop, cap = _stop_rule(args)
     run = _load_for_judging(args, args.data)
-    report = evaluate_run(run, segments=args.segments, tasks=args.tasks)
+    report = evaluate_run(run, segments=args.segments, tasks=args.tasks, stop=stop, cap=cap)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -127,8 +161,9 @@ def _solve(args) -> int:
     png = output_path(args.png, "--png")
     if png is not None:  # before the model runs: refuse a path it could not write
         check_output_file(png, "--png", overwrite=args.overwrite, inputs=(args.file,))
+    stop, cap = _stop_rule(args)
     run = _load_for_judging(args)
-    result = solve_file(run, args.file, png=png, segments=args.segments)
+    result = solve_file(run, args.file, png=png, segments=args.segments, stop=stop, cap=cap)
     print(result["ascii"], end="")
     verdict = " ".join(f"{k}={v}" for k, v in result["verdict"].items())
     print(verdict or "no verdict: the task file holds no test outputs to judge against")

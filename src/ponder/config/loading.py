@@ -22,6 +22,7 @@ from ponder.errors import UserError
 from ponder.eval.config import EvalConfig
 from ponder.fileio import read_yaml_file
 from ponder.models.base import BOOL_FOR_NUMBER, DemoEncoderConfig, DemoMemoryConfig, error_location
+from ponder.models.dt import DTConfig
 from ponder.models.hrm import HRMConfig
 from ponder.models.poh import PoHConfig
 from ponder.models.seq_champion import SeqChampionConfig
@@ -118,6 +119,7 @@ MODEL_CLASSES: dict[str, type[BaseModel]] = {
     "seq_decoder": SeqDecoderConfig,
     "seq_encdec": SeqEncDecConfig,
     "seq_champion": SeqChampionConfig,
+    "dt": DTConfig,
 }
 _NESTED = {
     "train.early_stop",

@@ -145,6 +145,6 @@ def _attention_shape(model: BaseModel) -> tuple[bool, int]:
         return True, 2  # 1D rotary positions
     if model.name == "seq_champion":
         return True, 4  # 2D rotary positions
-    if model.mixer != "attention":
+    if getattr(model, "mixer", None) != "attention":
         return False, 0  # a grid convolution: num_heads is unused
     return True, {"rope": 2, "rope2d": 4}.get(model.pos_encoding, 0)

@@ -158,6 +158,12 @@ class TrainConfig(FrozenConfig):
     """DeepThinking's progressive loss in segment form: each fresh example first runs
     k ~ U{0..this} segments without gradient or loss (0: off), so the model learns to go on
     from states it reached itself."""
+    progressive_alpha: float | None = Field(None, ge=0, le=1)
+    """DeepThinking's progressive loss as published (ponder.train.progressive): every step
+    starts each row afresh and backpropagates through all N_sup segments; the loss is
+    (1 - alpha) x the answer's loss after N_sup segments + alpha x its loss after k segments
+    run on from a state that n segments reached without gradient (n ~ U{0..N_sup-1},
+    k ~ U{1..N_sup-n}, per batch). null: off (deep supervision, one step per segment)."""
     ema: bool = False
     """Keep an exponential moving average of the weights; evaluation uses it and
     checkpoints hold it."""
@@ -190,6 +196,19 @@ class TrainConfig(FrozenConfig):
             )
         if cur.threshold is not None and self.eval_every == 0:
             raise ValueError("curriculum.threshold needs eval_every > 0 to measure accuracy")
+        return self
+
+    @model_validator(mode="after")
+    def _progressive_trains_whole_episodes(self) -> TrainConfig:
+        """The progressive loss runs every row for N_sup segments from a fresh start, so the
+        per-segment depth rules have nothing to act on."""
+        if self.progressive_alpha is None:
+            return self
+        clash = [k for k in ("random_depth", "progressive_segments") if getattr(self, k)]
+        if self.halting == "hrm":
+            clash.append("halting: hrm")
+        if clash:
+            raise ValueError(f"progressive_alpha cannot be combined with {', '.join(clash)}")
         return self
 
     @field_validator("betas")

@@ -19,7 +19,7 @@ from torch import nn
 from ponder.data.format import Split
 from ponder.data.loader import eval_batches
 from ponder.models.embedding import PuzzleEmbedding
-from ponder.models.halting import HaltRule
+from ponder.models.halting import StopRule
 from ponder.models.rollout import rollout
 
 
@@ -32,7 +32,7 @@ class Depth:
     segments (exact by depth)."""
 
     segments: int
-    halt_rule: str
+    halt_rule: StopRule
     batch_size: int
     device: torch.device
     limit: int = 0  # judge at most this many test examples (0: all)
@@ -79,7 +79,7 @@ def predict(
     batch_size: int,
     device: torch.device,
     limit: int = 0,
-    halt_rule: HaltRule = "trm",
+    halt_rule: StopRule = "trm",
     identifier: int | None = None,
     read: Callable = read_tokens,
     decode: Callable | None = None,
@@ -183,7 +183,7 @@ def evaluate_model(
     batch_size: int,
     device: torch.device,
     limit: int = 0,
-    halt_rule: HaltRule = "trm",
+    halt_rule: StopRule = "trm",
     until_halt: bool = False,
     curve: tuple[int, ...] = (),
 ) -> tuple[dict, Predictions, list[dict]]:

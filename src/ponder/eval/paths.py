@@ -10,7 +10,7 @@ from torch import nn
 
 from ponder.data.format import Split
 from ponder.eval.evaluate import Predictions, exact_curve, predict, summarise
-from ponder.models.halting import HaltRule
+from ponder.models.halting import StopRule
 from ponder.tasks.maze_path import greedy_routes, judge_route
 
 
@@ -57,7 +57,7 @@ def evaluate_paths(
     batch_size: int,
     device: torch.device,
     limit: int = 0,
-    halt_rule: HaltRule = "trm",
+    halt_rule: StopRule = "trm",
     constrained: bool = False,
     legal_only: bool = False,
     until_halt: bool = False,

@@ -8,6 +8,7 @@ from pydantic import Field
 from torch import nn
 
 from ponder.models.base import DataSpec, ModelOutputs, count_parameters
+from ponder.models.dt import DeepThinking, DTConfig
 from ponder.models.hrm import HRM, HRMConfig
 from ponder.models.poh import PoH, PoHConfig
 from ponder.models.seq_champion import SeqChampion, SeqChampionConfig
@@ -23,7 +24,8 @@ ModelConfig = Annotated[
     | PoHConfig
     | SeqDecoderConfig
     | SeqEncDecConfig
-    | SeqChampionConfig,
+    | SeqChampionConfig
+    | DTConfig,
     Field(discriminator="name"),
 ]
 
@@ -35,9 +37,13 @@ _MODELS = {
     "seq_decoder": SeqDecoder,
     "seq_encdec": SeqEncDec,
     "seq_champion": SeqChampion,
+    "dt": DeepThinking,
 }
 # Models that read a few-shot batch's demonstrations (and so need a few-shot dataset).
 SEQUENCE_MODELS = ("seq_decoder", "seq_encdec", "seq_champion")
+# Models that answer an input grid with an output grid of tokens and read nothing else: no
+# demonstrations (few-shot tasks) and no pointer head (the path objective).
+GRID_TOKEN_MODELS = ("dt",)
 
 
 def build_model(config, spec: DataSpec) -> nn.Module:
@@ -56,7 +62,7 @@ def size_bound_reason(config) -> str | None:
             "learned": "it has learned absolute positions (model.pos_encoding: learned)",
             "rope": "its 1D rotary positions tie 'the cell below' to the grid's width "
             "(model.pos_encoding: rope; rope2d does not)",
-        }.get(config.pos_encoding if config.mixer == "attention" else "none"),
+        }.get(config.pos_encoding if getattr(config, "mixer", None) == "attention" else "none"),
         "puzzle_emb_len": "it reads a puzzle-embedding table (model.puzzle_emb_len)",
         "demo_encoder": "its demonstration encoder is built for one canvas (model.demo_encoder)",
         "demo_memory": "its demonstration memory is built for one canvas (model.demo_memory)",
@@ -71,6 +77,7 @@ def size_bound_reason(config) -> str | None:
 
 
 __all__ = [
+    "GRID_TOKEN_MODELS",
     "SEQUENCE_MODELS",
     "DataSpec",
     "ModelConfig",

@@ -13,6 +13,7 @@ Evaluation always runs the full limit; it reports what the rule would have given
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -21,6 +22,27 @@ from torch import nn
 from ponder.models.base import ModelOutputs
 
 HaltRule = Literal["none", "trm", "hrm"]
+
+
+@dataclass(frozen=True)
+class StableAnswer:
+    """A stop rule of judging (`--segments auto --halt stable`), read from the answers, not
+    from a learned head: a row stops once its answer has stayed the same for `k` segments in
+    a row, i.e. k segments after it last changed. An answer that cycles (A, B, A, B) never
+    stops: it counts as stuck, not done, and runs to the cap."""
+
+    k: int = 3
+
+
+# Judging's stop rules: a halting rule read from the q heads, the stable-answer rule, or
+# "confidence" (DeepThinking's: run to the cap and keep the answer of the segment whose
+# mean per-cell probability of its argmax token was highest).
+StopRule = HaltRule | StableAnswer | Literal["confidence"]
+
+
+def answer_confidence(out: ModelOutputs) -> torch.Tensor:
+    """(B,) the mean over cells of the top softmax probability: DeepThinking's confidence."""
+    return torch.softmax(out.logits.float(), dim=-1).amax(-1).flatten(1).mean(-1)
 
 
 def halt_signal(out: ModelOutputs, rule: HaltRule) -> torch.Tensor:

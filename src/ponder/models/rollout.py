@@ -10,6 +10,11 @@ latent search all run a model this way; only what they keep differs:
 - `snapshots`: `read(outputs)` after each of these segments (exact-by-depth curves);
 - `until_halt`: stop as soon as every row's rule has said halt (`--segments auto`: the
   answers that count are then those at each row's halting segment, `at_halt`).
+
+The stop rule (`rule`) is a halting rule read from the q heads ("trm", "hrm"; "none" reads
+q_halt as "trm" does), StableAnswer(k) (a row stops k segments after its answer last
+changed; it needs `read`), or "confidence" (no row stops early; `at_halt` is the answer of
+the segment of highest confidence so far, `halt_step` that segment).
 Evaluation always runs all N segments (the papers evaluate at the limit) and reports what
 the halting rule would have done.
 """
@@ -23,7 +28,7 @@ import torch
 from torch import nn
 
 from ponder.models.base import ModelOutputs
-from ponder.models.halting import HaltRule, halt_signal
+from ponder.models.halting import StableAnswer, StopRule, answer_confidence, halt_signal
 
 
 @dataclass
@@ -40,7 +45,7 @@ def rollout(
     batch: dict[str, torch.Tensor],
     segments: int,
     *,
-    rule: HaltRule = "trm",
+    rule: StopRule = "trm",
     read: Callable[[ModelOutputs], torch.Tensor] | None = None,
     grad_last: bool = False,
     snapshots: Collection[int] = (),
@@ -51,6 +56,7 @@ def rollout(
     device = batch["inputs"].device
     carry = model.init_carry(b, device, batch["inputs"].shape[1])
     halt_step = torch.full((b,), segments, dtype=torch.long, device=device)
+    watch = _Watch(rule, b, device)
     answer = at_halt = None
     kept: dict[int, torch.Tensor] = {}
     for segment in range(1, segments + 1):
@@ -58,18 +64,53 @@ def rollout(
             torch.is_grad_enabled() and _tracks(segment, segments, grad_last)
         ):
             carry, out = model(carry, batch)
-        # A rule that says "halt" at the last segment changes nothing: it halts there anyway.
-        newly = halt_signal(out, rule) & (halt_step == segments) & (segment < segments)
-        halt_step = torch.where(newly, segment, halt_step)
-        if read is not None:
-            answer = read(out)  # (B, ...)
-            not_yet = (halt_step >= segment).view(-1, *([1] * (answer.dim() - 1)))
-            at_halt = answer if at_halt is None else torch.where(not_yet, answer, at_halt)
+        answer = read(out) if read is not None else None  # (B, ...)
+        chosen = watch.chosen(out, answer, halt_step, segment, segments)  # (B,) bool
+        halt_step = torch.where(chosen, segment, halt_step)
+        if answer is not None:
+            take = chosen if watch.picks_best else halt_step >= segment
+            take = take.view(-1, *([1] * (answer.dim() - 1)))
+            at_halt = answer if at_halt is None else torch.where(take, answer, at_halt)
             if segment in snapshots:
                 kept[segment] = answer
-        if until_halt and bool((halt_step < segments).all()):
+        if until_halt and not watch.picks_best and bool((halt_step < segments).all()):
             break  # every row has halted: its answer is kept in at_halt
     return Rollout(out, answer, at_halt, halt_step, kept)
+
+
+class _Watch:
+    """Which rows a stop rule chooses at each segment."""
+
+    def __init__(self, rule: StopRule, batch: int, device: torch.device):
+        self.rule = rule
+        self.picks_best = rule == "confidence"  # the best segment so far, never a stop
+        self.best = torch.full((batch,), -1.0, device=device)
+        self.unchanged = torch.zeros(batch, dtype=torch.long, device=device)
+        self.previous: torch.Tensor | None = None
+
+    def chosen(self, out, answer, halt_step, segment: int, segments: int) -> torch.Tensor:
+        """(B,) bool: for "confidence", rows whose answer here beats their best so far; for
+        the other rules, rows that stop here (first time, and before the last segment: a
+        rule that says stop at the last segment changes nothing)."""
+        if self.picks_best:
+            confidence = answer_confidence(out)
+            better = confidence > self.best
+            self.best = torch.where(better, confidence, self.best)
+            return better
+        says = self._stable(answer) if isinstance(self.rule, StableAnswer) else None
+        if says is None:
+            says = halt_signal(out, self.rule)
+        return says & (halt_step == segments) & (segment < segments)
+
+    def _stable(self, answer: torch.Tensor | None) -> torch.Tensor:
+        if answer is None:
+            raise ValueError("the stable-answer rule reads the answers: give rollout a read")
+        key = answer.argmax(-1) if answer.is_floating_point() else answer  # tokens (B, ...)
+        if self.previous is not None:
+            same = (key == self.previous).flatten(1).all(1)
+            self.unchanged = torch.where(same, self.unchanged + 1, 0)
+        self.previous = key
+        return self.unchanged >= self.rule.k
 
 
 def _tracks(segment: int, segments: int, grad_last: bool) -> bool:

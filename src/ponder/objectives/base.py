@@ -20,9 +20,10 @@ import torch
 from ponder.errors import UserError
 from ponder.eval.config import EvalConfig
 from ponder.eval.evaluate import Depth, depth_curve
-from ponder.models import SEQUENCE_MODELS, ModelConfig, size_bound_reason
+from ponder.models import GRID_TOKEN_MODELS, SEQUENCE_MODELS, ModelConfig, size_bound_reason
 from ponder.models.base import DataSpec, ModelOutputs
 from ponder.models.grid import grid_of
+from ponder.models.halting import StopRule
 from ponder.models.rollout import rollout
 
 if TYPE_CHECKING:
@@ -93,6 +94,12 @@ class Objective:
         """The spec the model is built for: the dataset's, with this answer head."""
         return replace(spec, pointer_horizons=0)
 
+    def refuse_grid_token_models(self, what: str) -> None:
+        """Models that only map an input grid to output tokens cannot serve `what`."""
+        name = self.config.model.name
+        if name in GRID_TOKEN_MODELS:
+            raise UserError(f"model {name} answers an input grid with grid tokens only; {what}")
+
     def _refuse_demonstration_models(self, data: Dataset) -> None:
         """Sequence models and demonstration encoders read a few-shot batch's demonstrations."""
         model = self.config.model
@@ -129,17 +136,25 @@ class Objective:
         limit: int = 0,
         segments: int | str | None = None,
         tasks: int = 0,
+        stop: StopRule | None = None,
+        cap: int | None = None,
     ) -> Depth:
         """How to run the model when judging: train.N_sup segments (training's periodic
         evaluations), or `segments` (`ponder eval --segments`: a count, judged with an
-        exact-by-depth curve, or "auto": each example until its rule halts, capped at
-        AUTO_CAP x N_sup)."""
+        exact-by-depth curve, or "auto": each example until its stop rule says done, at
+        most `cap` segments, AUTO_CAP x N_sup by default). `stop`: the stop rule of "auto"
+        (default: the run's halting rule, read from the q heads)."""
         tc = self.config.train
         auto = segments == "auto"
-        count = tc.N_sup * AUTO_CAP if auto else segments or tc.N_sup
+        if (stop is not None or cap is not None) and not auto:
+            raise UserError(
+                "--halt and --max-segments choose when --segments auto stops; with "
+                "--segments N every puzzle runs N segments"
+            )
+        count = (cap or tc.N_sup * AUTO_CAP) if auto else segments or tc.N_sup
         return Depth(
             segments=count,
-            halt_rule=tc.halting,
+            halt_rule=tc.halting if stop is None else stop,
             batch_size=self.config.eval.batch_size,
             device=device,
             limit=limit,
@@ -159,15 +174,21 @@ class Objective:
         raise NotImplementedError
 
     def solve(
-        self, run, text: str, png: Path | None = None, segments: int | str | None = None
+        self,
+        run,
+        text: str,
+        png: Path | None = None,
+        segments: int | str | None = None,
+        stop: StopRule | None = None,
+        cap: int | None = None,
     ) -> dict:
         """Answer one puzzle file's text with a trained run: {"ascii", "verdict"}; the
         model runs N_sup segments as in evaluation, or `segments` (a count, or "auto": until
-        its halting rule says stop, at most AUTO_CAP x N_sup)."""
+        its stop rule says done, at most `cap` segments; see depth)."""
         task = run.data.task
         puzzle = task.parse_puzzle(text)
         inputs, batch = puzzle_batch(run, puzzle)
-        depth = self.depth(run.runtime.device, segments=segments)
+        depth = self.depth(run.runtime.device, segments=segments, stop=stop, cap=cap)
         with torch.no_grad(), run.runtime.autocast():
             done = rollout(
                 run.model, batch, depth.segments, rule=depth.halt_rule,

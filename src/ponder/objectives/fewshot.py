@@ -81,6 +81,7 @@ class FewShotObjective(Objective):
                 f"objective 'fewshot' needs a few-shot dataset (skills, arc); this dataset's "
                 f"task is {data.task.name}"
             )
+        self.refuse_grid_token_models("a few-shot task needs a model that reads its demonstrations")
         return data
 
     def _bind(self, data) -> None:
@@ -186,12 +187,15 @@ class FewShotObjective(Objective):
     def format_report(self, report: dict, title: str = "") -> str:
         return format_fewshot_report(report, title=title)
 
-    def solve(self, run, text: str, png: Path | None = None, segments=None) -> dict:
+    def solve(
+        self, run, text: str, png: Path | None = None, segments=None, stop=None, cap=None
+    ) -> dict:
         from ponder.eval.fewshot_solve import solve_fewshot_task
 
-        if segments is not None:
+        if segments is not None or stop is not None or cap is not None:
             raise UserError(
-                "--segments is for grid and path runs; a few-shot run answers at its N_sup"
+                "--segments, --halt and --max-segments are for grid and path runs; a few-shot "
+                "run answers at its N_sup"
             )
 
         task = run.data.task.parse_puzzle(text)

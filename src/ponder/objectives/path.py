@@ -45,6 +45,7 @@ class PathObjective(Objective):
 
     def prepare(self, data):
         super().prepare(data)
+        self.refuse_grid_token_models("objective 'path' needs a pointer head (use objective grid)")
         if not getattr(data.task, "path_answers", False):
             raise UserError(
                 f"objective 'path' is for tasks whose answer is a route from S to G (maze); "

@@ -15,20 +15,17 @@ have `log_fields(step)` (extra training-log fields) and `state_dict` / `load_sta
 
 from __future__ import annotations
 
-import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from ponder.config import RunConfig, config_differences
-from ponder.config_migration import migrate_moved_keys
-from ponder.errors import TrainingDiverged, UserError
+from ponder.config import RunConfig
+from ponder.errors import TrainingDiverged
 from ponder.models.base import (
     carry_detach,
     carry_from_tensors,
@@ -50,6 +47,8 @@ from ponder.train.optim import (
     set_lr,
 )
 from ponder.train.precision import NAMES
+from ponder.train.progressive import progressive_loss
+from ponder.train.resume import check_resume_config, load_resumable
 from ponder.train.runtime import Runtime
 from ponder.train.stopping import StopRules
 from ponder.train.topk import TopCheckpoints
@@ -163,11 +162,16 @@ class Trainer:
         batch = self._to_device(batch)
         if self.batch_transform is not None:
             batch = self.batch_transform(batch)
+        if self.tc.progressive_alpha is not None:
+            self.rows.halted = torch.ones_like(self.rows.halted)  # every row starts afresh
         self._refill(batch)
         set_lr(self.optimizer, lr_at(self.step, self.tc), self._encoder_lr(self.step))
         if hasattr(self.model, "set_progress"):  # e.g. PoH anneals its entropy term
             self.model.set_progress(self.step / self.tc.steps)
         self.sparse.lr = puzzle_emb_lr_at(self.step, self.tc)
+        if self.tc.progressive_alpha is not None:
+            self._progressive_step()
+            return
         steps = self.rows.steps + 1  # segments run on each row's example, this one included
         carry, out, loss, parts, correct = self._segment(steps)
         self.optimizer.zero_grad(set_to_none=True)
@@ -181,6 +185,36 @@ class Trainer:
         self._decide_halting(out, steps, restart_all=not finite)
         if finite:  # a skipped step's NaN must not poison the logged means
             self._record(loss, parts, correct, halt_signal(out, self.tc.halting))
+
+    def _progressive_step(self) -> None:
+        """train.progressive_alpha: both branches of the progressive loss over N_sup
+        segments from fresh rows (ponder.train.progressive), one optimizer step; every row
+        then takes a new example."""
+        rows, tc = self.rows, self.tc
+        length = rows.data["inputs"].shape[1]
+
+        def fresh_carry():
+            return self.model.init_carry(rows.halted.shape[0], self.rt.device, length)
+
+        with self.rt.autocast():
+            result = progressive_loss(
+                self.net, fresh_carry, self.objective, rows.data, tc.N_sup, tc.progressive_alpha
+            )
+        loss, parts = result.loss, result.parts
+        for name, term in result.outputs.aux_losses.items():
+            loss = loss + term
+            parts[name] = term.detach()
+        parts.update(self.objective.diagnostics(result.outputs, rows.data))
+        self.optimizer.zero_grad(set_to_none=True)
+        finite = bool(torch.isfinite(loss))
+        if finite:
+            loss.backward()
+            self._clip_and_step()
+        else:
+            self._skip_nonfinite()
+        rows.steps = torch.full_like(rows.steps, tc.N_sup)
+        if finite:
+            self._record(loss, parts, result.correct, halt_signal(result.outputs, tc.halting))
 
     def _segment(self, steps: torch.Tensor):
         """One model call on the rows and its loss: (carry, outputs, loss, parts, correct)."""
@@ -423,65 +457,6 @@ class Trainer:
         if "rows.limit" in tensors:  # checkpoints before random_depth have none: N_sup
             ckpt.require_like(tensors, {"rows.limit": rows.limit}, path)
             rows.limit = tensors["rows.limit"].to(dev, rows.limit.dtype)
-
-
-class _ResumeState(BaseModel):
-    """The JSON part of a checkpoint that resuming reads, checked before any of it is used
-    (a hand-edited or damaged file must not end in a KeyError or a ValueError)."""
-
-    model_config = ConfigDict(extra="allow")
-    step: StrictInt = Field(ge=0)
-    best: float | None = None
-    world_size: StrictInt = Field(1, gt=0)
-    optim: dict
-    rng: dict
-    stop_rules: dict = {}
-    top_checkpoints: list[tuple[float, StrictInt]] = []
-    loader: dict = {}
-    data_spec: dict = {}
-    config: dict | None = None  # what the run was trained with (None in old checkpoints)
-    precision: dict = {}  # {"name": "bf16", "device": "cpu"}: kept by a resumed auto run
-
-
-def load_resumable(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """A checkpoint's tensors and its checked JSON state, every key of _ResumeState present."""
-    tensors, state = ckpt.load_checkpoint(path)
-    try:
-        checked = _ResumeState.model_validate(state)
-    except ValidationError as err:
-        first = err.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise UserError(
-            f"checkpoint {path} cannot be resumed: '{key}': {first['msg'].lower()}"
-        ) from None
-    return tensors, checked.model_dump()
-
-
-def check_resume_config(state: dict, config: RunConfig, path: Path) -> None:
-    """Refuse to resume a run whose config.yaml was edited since its checkpoint: a changed
-    architecture would not load, and a changed train.lr would quietly train on at another
-    rate. Where the run lives and on what device may change. A step past train.steps is
-    one no run of this config reached: the checkpoint was damaged or edited."""
-    if state["step"] > config.train.steps:
-        raise UserError(
-            f"checkpoint {path} cannot be resumed: its step {state['step']} is past "
-            f"train.steps ({config.train.steps})"
-        )
-    saved = state.get("config")
-    if saved is None:  # written before checkpoints held their config: the weights are checked
-        return
-    saved = copy.deepcopy(saved)
-    migrate_moved_keys(saved)  # a checkpoint written before keys moved names them the old way
-    diffs = config_differences(saved, config.to_dict(), common_only=True)
-    if diffs:
-        shown = "; ".join(
-            f"{key} ({old!r} in the checkpoint, {new!r} now)" for key, old, new in diffs[:3]
-        )
-        more = f" and {len(diffs) - 3} more" if len(diffs) > 3 else ""
-        raise UserError(
-            f"cannot resume {config.resolved_run_dir()}: its config.yaml was changed since "
-            f"{path.name} was written, at {shown}{more}; undo the change or start a new run"
-        )
 
 
 def _grad_norm(params) -> float:

@@ -23,7 +23,7 @@ from ponder.objectives import Objective
 from ponder.runs import open_run_data
 from ponder.train.compiling import compile_model
 from ponder.train.curriculum import CurriculumBatches
-from ponder.train.engine import Trainer, check_resume_config, load_resumable
+from ponder.train.engine import Trainer
 from ponder.train.precision import (
     DTYPES,
     PrecisionChoice,
@@ -31,6 +31,7 @@ from ponder.train.precision import (
     shape_key,
     time_segment_pass,
 )
+from ponder.train.resume import check_resume_config, load_resumable
 from ponder.train.rundir import (
     CONFIG_NAME,
     checkpoint_path,

@@ -76,7 +76,8 @@ def example_bytes(model: nn.Module, config: RunConfig, spec: DataSpec) -> int:
         t.numel() * t.element_size()
         for t in (getattr(carry, f.name) for f in dataclasses.fields(carry))
     )
-    hidden = ACTIVATION_STATES * length * config.model.hidden_size * FP32
+    width = getattr(config.model, "hidden_size", None) or config.model.width  # dt: width
+    hidden = ACTIVATION_STATES * length * width * FP32
     logits = LOGIT_COPIES * length * spec.vocab_size * FP32
     return CARRY_COPIES * carry_bytes + hidden + logits + TOKEN_ARRAYS * length * INT64
 

@@ -1,0 +1,83 @@
+"""DeepThinking's progressive loss as published (Bansal et al. 2022, arXiv 2202.05826), in
+supervision segments: train.progressive_alpha.
+
+Each optimizer step starts every row afresh and computes two losses over N = train.N_sup
+segments, with gradient through every segment of each branch:
+
+    full          the answer after N segments from the start
+    progressive   n ~ U{0..N-1} segments without gradient, the state detached, then
+                  k ~ U{1..N-n} segments with gradient; the answer after those k
+
+    loss = (1 - alpha) * full + alpha * progressive
+
+n and k are drawn once per batch, as the published trainer does. The progressive branch
+teaches the model to go on from states it reached itself, so that iterating past the
+training depth keeps improving the answer rather than breaking it. A branch whose weight
+is 0 is not computed. With a DeepThinking model of `iterations: 1`, a segment is one
+iteration, and N_sup is the published max_iters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ponder.models.base import ModelOutputs, carry_detach
+from ponder.objectives.base import Objective
+
+
+@dataclass
+class ProgressiveResult:
+    loss: torch.Tensor  # scalar: the weighted sum of the two branches
+    outputs: ModelOutputs  # of the full branch (of the progressive one when alpha is 1)
+    parts: dict[str, torch.Tensor]  # the objective's named parts, and each branch's loss
+    correct: torch.Tensor  # (B,) bool: the logged answer matches its label
+
+
+def draw_depths(segments: int) -> tuple[int, int]:
+    """(n, k): n ~ U{0..segments-1} segments without gradient, then k ~ U{1..segments-n}."""
+    n = int(torch.randint(0, segments, ()).item())
+    k = int(torch.randint(1, segments - n + 1, ()).item())
+    return n, k
+
+
+def run_segments(net: nn.Module, carry, data: dict, count: int):
+    """`count` model calls from `carry`: (carry, outputs of the last call)."""
+    out = None
+    for _ in range(count):
+        carry, out = net(carry, data)
+    return carry, out
+
+
+def progressive_loss(
+    net: nn.Module,
+    fresh_carry: Callable[[], object],
+    objective: Objective,
+    data: dict[str, torch.Tensor],
+    segments: int,
+    alpha: float,
+) -> ProgressiveResult:
+    """Both branches on the same batch `data` (inputs and labels (B, L)); `fresh_carry()`
+    gives the carry a row starts from. Call inside the run's autocast."""
+    terms, logged = [], None
+    if alpha < 1:
+        _, full = run_segments(net, fresh_carry(), data, segments)
+        loss, parts, correct = objective.loss(full, data, None)
+        terms.append((1 - alpha) * loss)
+        logged = (full, parts, correct)
+        parts["loss_full"] = loss.detach()
+    if alpha > 0:
+        n, k = draw_depths(segments)
+        with torch.no_grad():
+            carry, _ = run_segments(net, fresh_carry(), data, n)
+        _, out = run_segments(net, carry_detach(carry), data, k)
+        loss, parts, correct = objective.loss(out, data, None)
+        terms.append(alpha * loss)
+        if logged is None:
+            logged = (out, parts, correct)
+        logged[1]["loss_progressive"] = loss.detach()
+    out, parts, correct = logged
+    return ProgressiveResult(sum(terms), out, parts, correct)

@@ -1,0 +1,81 @@
+"""Judging's stop rules in the one rollout (models/rollout.py): the stable-answer rule stops
+a row exactly k segments after its answer last changed and never stops a cycling one; the
+confidence rule keeps the answer of the most confident segment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ponder.models.base import ModelOutputs
+from ponder.models.halting import StableAnswer, answer_confidence
+from ponder.models.rollout import rollout
+
+
+@dataclass
+class Step:
+    count: torch.Tensor  # (B,) segments run
+
+
+class Scripted(torch.nn.Module):
+    """Row r answers tokens script[r][segment - 1] (one cell) with probability
+    confidence[r][segment - 1]; q_halt never says halt."""
+
+    def __init__(self, script: list[list[int]], confidence: list[list[float]] | None = None):
+        super().__init__()
+        self.script = torch.tensor(script)  # (B, S)
+        self.confidence = torch.tensor(confidence or [[0.9] * len(script[0])] * len(script))
+
+    def init_carry(self, batch: int, device, length: int) -> Step:
+        return Step(count=torch.zeros(batch, dtype=torch.long))
+
+    def forward(self, carry: Step, batch: dict) -> tuple[Step, ModelOutputs]:
+        index = carry.count
+        tokens = self.script.gather(1, index.view(-1, 1))  # (B, 1)
+        top = self.confidence.gather(1, index.view(-1, 1)).unsqueeze(-1)  # (B, 1, 1)
+        probs = ((1 - top) / 3).expand(len(index), 1, 4).clone()  # (B, 1 cell, 4 tokens)
+        probs.scatter_(2, tokens.unsqueeze(-1), top)
+        out = ModelOutputs(logits=probs.log(), q_halt=torch.full((len(index),), -1.0))
+        return Step(count=carry.count + 1), out
+
+
+def _run(model, segments, rule, until_halt=True):
+    batch = {"inputs": torch.zeros(model.script.shape[0], 1, dtype=torch.long)}
+    read = lambda out: out.logits.argmax(-1)  # noqa: E731
+    return rollout(model, batch, segments, rule=rule, read=read, until_halt=until_halt)
+
+
+def test_stable_stops_exactly_k_segments_after_the_last_change():
+    script = [
+        [1, 2, 2, 2, 2, 2, 2, 2],  # changed last at segment 2: stops at 2 + k
+        [1, 1, 1, 1, 1, 1, 1, 1],  # never changed: stops at 1 + k
+        [1, 2, 1, 2, 1, 2, 1, 2],  # a 2-cycle: stuck, runs to the cap
+        [1, 2, 3, 3, 0, 0, 0, 0],  # changed last at segment 5: stops at 5 + k
+    ]
+    done = _run(Scripted(script), 8, StableAnswer(k=2), until_halt=False)
+    assert done.halt_step.tolist() == [4, 3, 8, 7]
+    assert done.at_halt.view(-1).tolist() == [2, 1, 2, 0]
+
+
+def test_stable_with_until_halt_stops_running_once_every_row_is_done():
+    script = [[1, 2, 2, 2, 2, 2, 2, 2], [3, 3, 3, 3, 3, 3, 3, 3]]
+    model = Scripted(script)
+    done = _run(model, 8, StableAnswer(k=3))
+    assert done.halt_step.tolist() == [5, 4]
+    assert done.at_halt.view(-1).tolist() == [2, 3]
+
+
+def test_confidence_keeps_the_most_confident_segment():
+    script = [[1, 2, 3, 0], [1, 2, 3, 0]]
+    confidence = [[0.5, 0.9, 0.6, 0.7], [0.4, 0.5, 0.6, 0.95]]
+    done = _run(Scripted(script, confidence), 4, "confidence")
+    assert done.halt_step.tolist() == [2, 4]
+    assert done.at_halt.view(-1).tolist() == [2, 0]
+    assert done.answer.view(-1).tolist() == [0, 0]  # the last segment's, as always
+
+
+def test_answer_confidence_is_the_mean_top_probability():
+    probs = torch.tensor([[[0.7, 0.1, 0.2], [0.1, 0.3, 0.6]]])
+    out = ModelOutputs(logits=probs.log(), q_halt=torch.zeros(1))
+    assert torch.allclose(answer_confidence(out), torch.tensor([0.65]))

@@ -1,0 +1,132 @@
+"""DeepThinking's progressive loss (ponder.train.progressive, train.progressive_alpha):
+gradient only through the segments after the detached state, the two branches weighted,
+depths drawn as published, and training through the engine."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ponder.config import config_from_dict
+from ponder.errors import UserError
+from ponder.models import DataSpec, build_model
+from ponder.models.dt import DTConfig
+from ponder.train import progressive
+from ponder.train.launch import train
+
+SPEC = DataSpec(vocab_size=6, seq_len=49, grid_shape=(7, 7))
+
+
+class Recorder(torch.nn.Module):
+    """The model, noting for every call whether gradient was on and whether the carry it
+    was handed still hangs on a graph."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.calls = model, []
+
+    def forward(self, carry, data):
+        self.calls.append((torch.is_grad_enabled(), carry.state.requires_grad))
+        return self.model(carry, data)
+
+
+class TokenLoss:
+    """A stand-in objective: mean cross-entropy of the logits against the labels."""
+
+    def loss(self, out, data, target):
+        loss = torch.nn.functional.cross_entropy(out.logits.transpose(1, 2), data["labels"])
+        correct = (out.logits.argmax(-1) == data["labels"]).all(-1)
+        return loss, {"lm": loss.detach()}, correct
+
+
+def _setup():
+    torch.manual_seed(0)
+    model = build_model(DTConfig(width=8, head_width=8), SPEC)
+    data = {"inputs": torch.randint(0, 6, (3, 49)), "labels": torch.randint(0, 6, (3, 49))}
+    return model, data, lambda: model.init_carry(3, "cpu", 49)
+
+
+def _grads(model):
+    """Each parameter's gradient (None where none reached it)."""
+    return {name: p.grad for name, p in model.named_parameters()}
+
+
+def test_gradient_flows_only_through_the_segments_after_the_detached_state(monkeypatch):
+    model, data, fresh = _setup()
+    monkeypatch.setattr(progressive, "draw_depths", lambda segments: (3, 2))
+    net = Recorder(model)
+    result = progressive.progressive_loss(net, fresh, TokenLoss(), data, segments=6, alpha=1.0)
+    result.loss.backward()
+    # n = 3 calls without gradient, then k = 2 with it, the first from a detached state.
+    assert net.calls == [(False, False)] * 3 + [(True, False), (True, True)]
+    got = _grads(model)
+    # The input's projection acts only in the first segment, before the detached state.
+    assert not got["project.weight"].any() and got["recall.weight"].any()
+
+    model.zero_grad(set_to_none=True)
+    carry = fresh()
+    with torch.no_grad():
+        for _ in range(3):
+            carry, _ = model(carry, data)
+    for _ in range(2):
+        carry, out = model(carry, data)
+    TokenLoss().loss(out, data, None)[0].backward()
+    expected = _grads(model)
+    assert got.keys() == expected.keys()
+    for name, grad in got.items():
+        assert (grad is None) == (expected[name] is None), name
+        assert grad is None or torch.allclose(grad, expected[name], atol=1e-6), name
+
+
+def test_alpha_weighs_the_full_and_the_progressive_branch(monkeypatch):
+    model, data, fresh = _setup()
+    monkeypatch.setattr(progressive, "draw_depths", lambda segments: (1, 2))
+    full = progressive.progressive_loss(model, fresh, TokenLoss(), data, 4, alpha=0.0)
+    prog = progressive.progressive_loss(model, fresh, TokenLoss(), data, 4, alpha=1.0)
+    mixed = progressive.progressive_loss(model, fresh, TokenLoss(), data, 4, alpha=0.25)
+    expected = 0.75 * full.loss + 0.25 * prog.loss
+    assert torch.allclose(mixed.loss, expected)
+    assert torch.allclose(mixed.parts["loss_full"], full.loss)
+    assert torch.allclose(mixed.parts["loss_progressive"], prog.loss)
+    assert "loss_progressive" not in full.parts and "loss_full" not in prog.parts
+
+
+def test_depths_are_drawn_as_published():
+    torch.manual_seed(0)
+    seen = {progressive.draw_depths(4) for _ in range(2000)}
+    assert seen == {(n, k) for n in range(4) for k in range(1, 4 - n + 1)}
+
+
+def _dt_config(data_dir, run_dir, **train_keys):
+    return config_from_dict(
+        {
+            "run_dir": str(run_dir),
+            "device": "cpu",
+            "precision": "fp32",
+            "data": {"path": str(data_dir)},
+            "model": {"name": "dt", "width": 8, "head_width": 8},
+            "train": {
+                "steps": 4,
+                "global_batch_size": 4,
+                "N_sup": 3,
+                "log_every": 2,
+                "halting": "none",
+                **train_keys,
+            },  # fmt: skip
+            "eval": {"batch_size": 8, "samples_png": 0},
+        }
+    )
+
+
+def test_the_engine_trains_with_it(tiny_maze_dir, tmp_path):
+    run_dir = train(_dt_config(tiny_maze_dir, tmp_path / "run", progressive_alpha=0.5))
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert any('"train/loss_full"' in line and '"train/loss_progressive"' in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    "clash", [{"random_depth": True}, {"progressive_segments": 2}, {"halting": "hrm"}]
+)
+def test_clashing_depth_rules_are_refused(tiny_maze_dir, tmp_path, clash):
+    with pytest.raises(UserError, match="progressive_alpha cannot be combined"):
+        _dt_config(tiny_maze_dir, tmp_path / "run", progressive_alpha=0.5, **clash)

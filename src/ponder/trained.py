@@ -20,11 +20,12 @@ from torch import nn
 from ponder.config import RunConfig, config_from_dict
 from ponder.data.dataset import Dataset, check_spec
 from ponder.errors import UserError
+from ponder.eval.trace import trace_split
 from ponder.fileio import atomic_write_text, read_text_file
 from ponder.models import DataSpec, build_model
 from ponder.models.halting import StopRule
 from ponder.objectives import Objective
-from ponder.objectives.base import check_other_size
+from ponder.objectives.base import AUTO_CAP, check_other_size
 from ponder.runs import open_run_data
 from ponder.train import checkpoint as ckpt
 from ponder.train.precision import DTYPES
@@ -149,3 +150,25 @@ def solve_file(
 ) -> dict:
     """Solve one puzzle file: the model's answer, the verifier's verdict, optional PNG."""
     return run.objective.solve(run, read_text_file(file), png, segments, stop=stop, cap=cap)
+
+
+def trace_run(run: TrainedRun, out: Path, segments: int | str | None = None) -> dict:
+    """Trace the run on its test split segment by segment (ponder.eval.trace) for
+    `segments` segments (default N_sup; "auto": its cap), write the trace JSON to `out`
+    atomically and return its summary. Grid-token runs only."""
+    if run.objective.name != "grid":
+        raise UserError(
+            f"--trace reads grid-token answers; this run's objective is {run.objective.name}"
+        )
+    depth = run.objective.depth(
+        run.runtime.device, segments=None if segments == "auto" else segments
+    )
+    count = depth.segments * (AUTO_CAP if segments == "auto" else 1)
+    with torch.no_grad(), run.runtime.autocast():
+        trace = trace_split(
+            run.model, run.data.task, run.data.test, segments=count,
+            batch_size=depth.batch_size, device=depth.device,
+        )  # fmt: skip
+    trace["data"] = str(run.data.root)
+    atomic_write_text(out, json.dumps(trace) + "\n")
+    return trace["summary"]

@@ -70,6 +70,10 @@ def add_eval_solve_parsers(sub) -> None:
     ev.add_argument("--tasks", type=positive_count, default=0, metavar="N",
                     help="few-shot: judge only the first N tasks of each set of the test "
                     "split (e.g. to measure test-time training on a CPU)")  # fmt: skip
+    ev.add_argument("--trace", default=None, metavar="FILE",
+                    help="also record each puzzle segment by segment (cells changed, state "
+                    "change, exact) and class its failures; a JSON file")  # fmt: skip
+    ev.add_argument("--overwrite", action="store_true", help="replace an existing --trace file")
     _add_stop_options(ev)
     _add_ttt_options(ev)
     ev.set_defaults(handler=_eval)
@@ -142,15 +146,24 @@ def _load_for_judging(args, data: Path | None = None):
 
 
 def _eval(args) -> int:
-    from ponder.trained import evaluate_run
+    from ponder.trained import evaluate_run, trace_run
 
     stop, cap = _stop_rule(args)
+    trace = output_path(args.trace, "--trace")
+    if trace is not None:  # before anything runs: refuse a path it could not write
+        check_output_file(trace, "--trace", overwrite=args.overwrite)
     run = _load_for_judging(args, args.data)
     report = evaluate_run(run, segments=args.segments, tasks=args.tasks, stop=stop, cap=cap)
+    if trace is not None:
+        report["trace"] = trace_run(run, trace, segments=args.segments)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(run.objective.format_report(report, title=f"{args.run_dir} on {report['data']}"))
+        if trace is not None:
+            from ponder.eval.trace import format_summary
+
+            print(format_summary(report["trace"]) + f"\n             written to {trace}")
         print("saved " + " and ".join(report["files"].values()))
     return 0
 

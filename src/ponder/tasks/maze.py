@@ -20,6 +20,7 @@ import numpy as np
 from ponder.errors import UserError
 from ponder.tasks.base import RouteLayout
 from ponder.tasks.grids import PanelStyle, decode_grid, encode_grid, path_f1, render_rows_png
+from ponder.tasks.route_errors import error_sites
 
 # Token ids, as in HRM's Maze-Hard data (PAD=0 so padding never looks like a maze cell).
 PAD, WALL, OPEN, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
@@ -181,6 +182,11 @@ class MazeTask:
             "path_f1": path_f1(answer == PATH, reference == PATH),
             "cell_acc": float(np.mean(answer == reference)),
         }
+
+    def error_sites(self, puzzle: np.ndarray, answer: np.ndarray, reference: np.ndarray) -> dict:
+        """Where a failed answer's wrong cells sit (ponder.tasks.route_errors)."""
+        p, routes = np.asarray(puzzle), (np.asarray(answer) == PATH, np.asarray(reference) == PATH)
+        return error_sites(p != WALL, *routes, p == START, p == GOAL)
 
     # ----------------------------------------------------------------- codec
 

@@ -1,0 +1,97 @@
+"""The segment-by-segment trace (ponder.eval.trace, `ponder eval --trace`): what it records
+on hand-made answers, how it classes failures, and the CLI's file handling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from support import run, tiny_config
+
+from ponder.data import build_dataset
+from ponder.eval.trace import classify, trace_puzzle
+from ponder.tasks.maze import MAZE, PATH
+from ponder.train.launch import train
+
+# A 5x5 maze: S at the top left, G at the bottom right, one route along the top and right.
+PUZZLE = MAZE.parse("#####\n#S  #\n### #\n#G  #\n#####\n")
+SOLVED = MAZE.solve(PUZZLE)
+
+
+def _tokens(grid) -> np.ndarray:
+    return MAZE.encode(grid).astype(np.uint8)
+
+
+def test_a_hand_made_trace_records_changes_exactness_and_the_class():
+    half = PUZZLE.copy()
+    half[1, 2] = PATH  # one route cell of the three
+    answers = np.stack([_tokens(PUZZLE), _tokens(half), _tokens(SOLVED), _tokens(SOLVED)])
+    example = (_tokens(PUZZLE), PUZZLE, SOLVED)
+    record = trace_puzzle(MAZE, example, answers, np.array([1.0, 0.5, 0.1, 0.0]), window=1)
+    route_cells = int((SOLVED == PATH).sum())
+    assert record["cells_changed"] == [0, 1, route_cells - 1, 0]
+    assert record["exact"] == [False, False, True, True]
+    assert record["first_exact"] == 3 and record["class"] == "solved"
+    assert record["state_change"] == [1.0, 0.5, 0.1, 0.0] and "errors" not in record
+
+
+def test_a_failed_answer_says_where_its_wrong_cells_are():
+    wrong = PUZZLE.copy()
+    wrong[1, 2] = PATH
+    answers = np.stack([_tokens(wrong)] * 3)
+    record = trace_puzzle(MAZE, (_tokens(PUZZLE), PUZZLE, SOLVED), answers, np.zeros(3), window=2)
+    assert record["class"] == "wrong fixed point" and record["first_exact"] is None
+    errors = record["errors"]
+    assert errors["wrong_cells"] == int((SOLVED == PATH).sum()) - 1
+    assert 0 <= errors["at_junction"] <= 1 and 0 < errors["from_start"] <= 1.5
+
+
+@pytest.mark.parametrize(
+    "sequence, expected",
+    [
+        ([1, 2, 3, 3, 3], "wrong fixed point"),
+        ([1, 2, 1, 2, 1], "oscillating"),  # a 2-cycle
+        ([4, 1, 2, 3, 1], "oscillating"),  # back to the answer of 3 segments before
+        ([1, 2, 3, 4, 5], "still moving"),
+        ([1, 2, 3, 9, 9], "still moving"),  # changed inside the window of 2
+    ],
+)
+def test_failures_are_classed_by_how_they_end(sequence, expected):
+    answers = np.array([[v, 0] for v in sequence])
+    assert classify(answers, [False] * len(sequence), window=2) == expected
+
+
+@pytest.fixture(scope="module")
+def conv_run(tiny_maze_dir, tmp_path_factory):
+    model = {"mixer": "conv", "pos_encoding": "none", "q_pool": "mean", "hidden_size": 16}
+    return train(
+        tiny_config(tiny_maze_dir, tmp_path_factory.mktemp("r") / "run", model=model), quiet=True
+    )
+
+
+def test_eval_writes_a_trace_and_refuses_to_overwrite_it(conv_run, tmp_path, capsys):
+    out = tmp_path / "trace.json"
+    code, text, err = run(["eval", conv_run, "--segments", "3", "--trace", out], capsys)
+    assert code == 0, err
+    trace = json.loads(out.read_text())
+    assert trace["segments"] == 3 and trace["summary"]["n"] == len(trace["puzzles"]) == 8
+    assert all(len(p["exact"]) == len(p["cells_changed"]) == 3 for p in trace["puzzles"])
+    assert sum(trace["summary"]["classes"].values()) == 8 and "trace        8 puzzles" in text
+    code, _, err = run(["eval", conv_run, "--trace", out], capsys)
+    assert code == 2 and "already exists; pass --overwrite" in err
+    code, _, err = run(["eval", conv_run, "--trace", out, "--overwrite"], capsys)
+    assert code == 0, err
+
+
+def test_a_trace_into_a_directory_is_refused(conv_run, tmp_path, capsys):
+    code, _, err = run(["eval", conv_run, "--trace", tmp_path], capsys)
+    assert code == 2 and "is a directory" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_larger_maze_set_can_be_traced(conv_run, tmp_path, capsys):
+    bigger = build_dataset("maze", tmp_path / "m9", train=2, test=3, seed=1, size=9, min_path=4)
+    out = tmp_path / "t.json"
+    code, _, err = run(["eval", conv_run, "--data", bigger, "--trace", out, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out.read_text())["summary"]["n"] == 3

@@ -46,6 +46,9 @@ PRESETS = {
     "cpu": {"seeds": [0, 1, 2], "segments": 128, "steps": None,
             "sets": {"dfs": {11: 200, 15: 200, 21: 200, 31: 200, 45: 50, 59: 50},
                      "loops": {31: 100}, "obstacles": {30: 100}}},
+    # DeepThinking (--config configs/maze_dt.yaml): one segment is one iteration, so deeper
+    "dt": {"seeds": [0, 1, 2], "segments": 512, "steps": None, "stable_k": 8,
+           "sets": {"dfs": {11: 200, 31: 200, 59: 100}}},
     "smoke": {"seeds": [0], "segments": 4, "steps": 4,
               "sets": {"dfs": {9: 8, 13: 8}, "loops": {13: 8}, "obstacles": {12: 8}}},
 }  # fmt: skip
@@ -55,9 +58,10 @@ def min_path(family: str, side: int) -> int:
     return round(FAMILIES[family]["floor"] * side * side)
 
 
-def build_sets(preset: dict, root: Path) -> dict[str, Path]:
-    """The training set and every test set (family x side), built once and reused."""
-    sets = {"train": _build(root / "train11", seed=0, test=TRAIN_DATA["test"], **{
+def build_sets(preset: dict, root: Path, train: Path | None = None) -> dict[str, Path]:
+    """The training set (`train`, or built) and every test set (family x side), built once
+    and reused."""
+    sets = {"train": train or _build(root / "train11", seed=0, test=TRAIN_DATA["test"], **{
         k: v for k, v in TRAIN_DATA.items() if k != "test"})}  # fmt: skip
     for family, sides in preset["sets"].items():
         for side, count in sides.items():
@@ -77,7 +81,13 @@ def _build(out: Path, **recipe) -> Path:
 
 
 def train_seed(seed: int, preset: dict, data: Path, out: Path, threads: int) -> dict:
+    """Train one seed into out/seed<N>; with preset["reuse"], a seed whose run there has
+    finished (summary.json) is read back, not trained again."""
     run_dir = out / f"seed{seed}"
+    if preset.get("reuse") and (run_dir / "summary.json").is_file():
+        summary = json.loads((run_dir / "summary.json").read_text())
+        return {"seed": seed, "run_dir": str(run_dir), "params": summary["params"],
+                "train_seconds": summary["train_seconds"], "reused": True}  # fmt: skip
     overrides = [f"seed={seed}", f"data.path={data}", f"run_dir={run_dir}", "device=cpu"]
     if preset["steps"]:
         overrides.append(f"train.steps={preset['steps']}")
@@ -88,12 +98,22 @@ def train_seed(seed: int, preset: dict, data: Path, out: Path, threads: int) -> 
             "train_seconds": summary["train_seconds"], "wall_seconds": time.perf_counter() - started}  # fmt: skip
 
 
-def judge(run_dir: str, test_set: Path, segments: int, threads: int) -> dict:
+def judge(run_dir: str, test_set: Path, segments: int, threads: int, stable_k: int = 0) -> dict:
+    """Exact by depth up to `segments`; with `stable_k`, also `--segments auto --halt
+    stable` capped at `segments`: the stop rule's precision and the segments it used."""
     done = ponder("eval", run_dir, "--data", str(test_set), "--segments", str(segments),
                   "--json", threads=threads)  # fmt: skip
     report = json.loads(done.stdout)
     keep = ("n", "exact", "halt_steps_mean", "halted_early", "halt_precision", "exact_by_segments")
-    return {k: report.get(k) for k in keep}
+    judged = {k: report.get(k) for k in keep}
+    if stable_k:
+        done = ponder("eval", run_dir, "--data", str(test_set), "--segments", "auto", "--halt",
+                      "stable", "--stable-k", str(stable_k), "--max-segments", str(segments),
+                      "--json", threads=threads)  # fmt: skip
+        auto = json.loads(done.stdout)
+        judged["stable"] = {k: auto.get(k) for k in ("exact", "halt_steps_mean", "halted_early",
+                                                      "halt_precision")}  # fmt: skip
+    return judged
 
 
 def summarise(results: list[dict], depths: list[str]) -> dict:
@@ -115,7 +135,48 @@ def summarise(results: list[dict], depths: list[str]) -> dict:
                 "ci": list(wilson_interval(hits, n)),
             }
         table[name] = {"n": n, "depths": row, "halt_precision": [r["halt_precision"] for r in mine]}
+        if all("stable" in r for r in mine):
+            table[name]["stable"] = {
+                key: _mean([r["stable"][key] for r in mine])
+                for key in ("exact", "halt_precision", "halt_steps_mean", "halted_early")
+            }
     return table
+
+
+def _mean(values: list) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def overthinking(row: dict, depths: list[str]) -> dict:
+    """The depth where the mean exact peaks (the first that reaches the maximum), and exact
+    at 2x, 4x and 8x that depth where the curve goes so deep (None beyond it)."""
+    means = {int(d): row["depths"][d]["mean"] for d in depths}
+    peak = min(d for d, m in means.items() if m == max(means.values()))
+    return {"peak": peak, "at_peak": means[peak],
+            **{f"x{k}": means.get(peak * k) for k in (2, 4, 8)}}  # fmt: skip
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def stop_and_overthinking_table(table: dict, depths: list[str]) -> str:
+    """Per set: the stable rule's exact, precision and segments used; where exact peaks,
+    and exact at 2x / 4x / 8x that depth ("-": not judged that deep)."""
+    lines = ["| test set | stable rule: exact | precision | mean segments | peak depth | "
+             "exact at peak | 2x | 4x | 8x |", "|---" * 9 + "|"]  # fmt: skip
+    for name, row in table.items():
+        stable = row.get("stable") or {}
+        over = overthinking(row, depths)
+        segments = stable.get("halt_steps_mean")
+        lines.append(
+            f"| {name} | {_pct(stable.get('exact'))} | {_pct(stable.get('halt_precision'))} | "
+            f"{'-' if segments is None else f'{segments:.1f}'} | {over['peak']} | "
+            f"{_pct(over['at_peak'])} | {_pct(over['x2'])} | {_pct(over['x4'])} | "
+            f"{_pct(over['x8'])} |"
+        )
+    return "\n".join(lines)
 
 
 def shown_depths(depths: list[str]) -> list[str]:
@@ -179,6 +240,10 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=PRESET, help="the recipe trained")
     parser.add_argument("--segments", type=int, default=None, help="deepest judged depth")
     parser.add_argument("--report-only", action="store_true", help="redraw from results.json")
+    parser.add_argument("--reuse", action="store_true",
+                        help="judge a seed already trained in --out/seed<N> instead of training it")  # fmt: skip
+    parser.add_argument("--train-data", type=Path, default=None,
+                        help="the training dataset (default: built under --data)")  # fmt: skip
     args = parser.parse_args()
     out = args.out
     if args.report_only:
@@ -189,6 +254,7 @@ def main() -> None:
         preset = {**PRESETS[args.preset], "config": str(args.config)}
         if args.segments:
             preset["segments"] = args.segments
+        preset["reuse"] = args.reuse
         results = run(preset, args, out)
     depths = list(results["runs"][0]["exact_by_segments"])
     table = summarise(results["runs"], depths)
@@ -202,14 +268,15 @@ def format_results(results: dict) -> str:
     """table.md's text from results.json (benchmarks/render_docs.py renders the docs' copy
     with it): per test set, exact at each depth of the judgements' curves."""
     depths = list(results["runs"][0]["exact_by_segments"])
-    return markdown(summarise(results["runs"], depths), depths)
+    table = summarise(results["runs"], depths)
+    return markdown(table, depths) + "\n\n" + stop_and_overthinking_table(table, depths)
 
 
 def run(preset: dict, args, out: Path) -> dict:
     """Train each seed, then judge it on every test set; results.json is rewritten after
     every judgement, so an interrupted benchmark keeps what it measured."""
     out.mkdir(parents=True, exist_ok=True)
-    sets = build_sets(preset, args.data)
+    sets = build_sets(preset, args.data, args.train_data)
     seeds = args.seeds if args.seeds else preset["seeds"]
     results: dict = {"benchmark": "maze_extrapolation", "preset": preset, "trained": [],
                      "runs": []}  # fmt: skip
@@ -219,7 +286,8 @@ def run(preset: dict, args, out: Path) -> dict:
         for name, path in sets.items():
             if name == "train":
                 continue
-            judged = judge(seed_run["run_dir"], path, preset["segments"], args.threads)
+            judged = judge(seed_run["run_dir"], path, preset["segments"], args.threads,
+                           preset.get("stable_k", 0))  # fmt: skip
             results["runs"].append({"set": name, "seed": seed, **judged})
             print(f"seed {seed} {name}: exact {100 * judged['exact']:.1f}%", flush=True)
             (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

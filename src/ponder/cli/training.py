@@ -129,11 +129,16 @@ def _add_ttt_options(parser) -> None:
                         "0: off)")  # fmt: skip
     parser.add_argument("--ttt-lr", type=float, default=None, metavar="LR",
                         help="few-shot: its learning rate (sets fewshot.ttt_lr)")  # fmt: skip
+    parser.add_argument("--keep-givens", action="store_true",
+                        help="grid runs: copy the puzzle's given cells (a maze's walls, S, G) "
+                        "into the answer at decoding (sets grid.keep_givens)")  # fmt: skip
 
 
-def _ttt_overrides(args) -> dict:
-    """The config keys --ttt-steps / --ttt-lr set (checked as config values when loaded)."""
+def _judging_overrides(args) -> dict:
+    """The config keys --ttt-steps / --ttt-lr / --keep-givens set for this command (checked
+    as config values when loaded)."""
     given = {"fewshot.ttt_steps": args.ttt_steps, "fewshot.ttt_lr": args.ttt_lr}
+    given["grid.keep_givens"] = True if args.keep_givens else None
     return {key: value for key, value in given.items() if value is not None}
 
 
@@ -142,7 +147,7 @@ def _load_for_judging(args, data: Path | None = None):
     few-shot refuses them: its config has no use for the fewshot section)."""
     from ponder.trained import load_run
 
-    return load_run(args.run_dir, data, args.device, overrides=_ttt_overrides(args))
+    return load_run(args.run_dir, data, args.device, overrides=_judging_overrides(args))
 
 
 def _eval(args) -> int:

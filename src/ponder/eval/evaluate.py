@@ -70,6 +70,18 @@ def read_tokens(out) -> torch.Tensor:
     return out.logits.argmax(-1)
 
 
+def keep_givens(given_tokens: tuple[int, ...]) -> Callable:
+    """A decode(tokens (B, L), batch) that copies the input's cells holding one of
+    `given_tokens` (what the puzzle fixes) into the answer, the model's tokens elsewhere."""
+    given = torch.tensor(given_tokens)
+
+    def decode(tokens: torch.Tensor, batch: dict) -> torch.Tensor:
+        inputs = batch["inputs"]
+        return torch.where(torch.isin(inputs, given.to(inputs.device)), inputs, tokens)
+
+    return decode
+
+
 @torch.no_grad()
 def predict(
     model: nn.Module,
@@ -186,11 +198,14 @@ def evaluate_model(
     halt_rule: StopRule = "trm",
     until_halt: bool = False,
     curve: tuple[int, ...] = (),
+    decode: Callable | None = None,
 ) -> tuple[dict, Predictions, list[dict]]:
-    """Judge the model's answers. A model with a puzzle embedding is also run with every
-    identifier replaced by the blank one (leakage check): `exact_blank_id` far below
-    `exact` means the answers lean on memorised per-puzzle vectors."""
+    """Judge the model's answers (`decode(tokens, batch)` applied to them first, when
+    given). A model with a puzzle embedding is also run with every identifier replaced by
+    the blank one (leakage check): `exact_blank_id` far below `exact` means the answers
+    lean on memorised per-puzzle vectors."""
     run = dict(n_sup=n_sup, batch_size=batch_size, device=device, limit=limit, halt_rule=halt_rule)
+    run["decode"] = decode
     preds = predict(model, split, until_halt=until_halt, curve=curve, **run)
     verdicts = judge(task, split, preds.final, preds.index)
     early = judge(task, split, preds.at_halt, preds.index)

@@ -17,7 +17,7 @@ import torch
 from pydantic import Field, field_validator
 
 from ponder.errors import UserError
-from ponder.eval.evaluate import evaluate_model, format_report, write_samples_png
+from ponder.eval.evaluate import evaluate_model, format_report, keep_givens, write_samples_png
 from ponder.models.base import FrozenConfig
 from ponder.objectives.base import Depth, Judgement, LossResult, Objective
 from ponder.objectives.losses import segment_loss
@@ -46,6 +46,11 @@ class GridConfig(FrozenConfig):
     """An example whose sum of p is above this many times its label's route cells (at
     least 1) pays its excess mass instead of its cross-entropy that step (logged as
     blocked_fraction); null: off."""
+    keep_givens: bool = False
+    """Decoding copies the puzzle's given cells (the task's given_tokens: a maze's walls, S
+    and G) from the input into the answer, the model's tokens elsewhere, so an answer is
+    judged on the cells the puzzle leaves open. Off: the model's tokens everywhere. The
+    verifier judges the whole answer either way."""
     mlm_u: bool = False
     """MLM-U (arXiv 2412.05117): each fresh training example shows a uniformly random
     fraction of its solution's route cells in the input; the model predicts the whole
@@ -73,6 +78,16 @@ class GridObjective(Objective):
             self.settings, data.task, data.spec.grid_shape, data.spec.vocab_size
         )
         self._reveal = self._mlm_u_tokens(data.task)
+        self._decode = self._givens_kept(data.task)
+
+    def _givens_kept(self, task):
+        """grid.keep_givens: the decode that copies the task's given cells, else None."""
+        if not self.settings.keep_givens:
+            return None
+        given = getattr(task, "given_tokens", ())
+        if not given:
+            raise UserError(f"grid.keep_givens: task {task.name} names no given cells to keep")
+        return keep_givens(given)
 
     def _mlm_u_tokens(self, task) -> tuple[int, int] | None:
         if not self.settings.mlm_u:
@@ -107,7 +122,7 @@ class GridObjective(Objective):
         report, preds, verdicts = evaluate_model(
             model, data.task, data.test, n_sup=depth.segments, batch_size=depth.batch_size,
             device=depth.device, limit=depth.limit, halt_rule=depth.halt_rule,
-            until_halt=depth.until_halt, curve=depth.curve,
+            until_halt=depth.until_halt, curve=depth.curve, decode=self._decode,
         )  # fmt: skip
         return Judgement(report, preds, verdicts)
 
@@ -124,8 +139,12 @@ class GridObjective(Objective):
     def decode_one(
         self, logits: torch.Tensor, inputs: torch.Tensor, puzzle: np.ndarray
     ) -> np.ndarray:
-        """The answer grid of a one-puzzle batch: argmax tokens, decoded."""
-        return self.task.decode(logits.argmax(-1)[0].cpu().numpy(), puzzle.shape)
+        """The answer grid of a one-puzzle batch: argmax tokens (givens kept with
+        grid.keep_givens), decoded."""
+        tokens = logits.argmax(-1)
+        if self._decode is not None:
+            tokens = self._decode(tokens, {"inputs": inputs})
+        return self.task.decode(tokens[0].cpu().numpy(), puzzle.shape)
 
 
 def ignore_label(data) -> int:

@@ -43,7 +43,9 @@ class Task(Protocol):
     augmentations: tuple[str, ...]  # dataset augmentations that keep puzzles valid
     # Optional facts (read with getattr, default None / False): `route_layout`, a
     # RouteLayout for tasks whose answers mark a route; `path_answers`, True when an answer
-    # is a route of cells from a start to a goal that the path objective can point along.
+    # is a route of cells from a start to a goal that the path objective can point along;
+    # `given_tokens`, the input tokens an answer must keep where the puzzle has them (a
+    # maze's walls, start and goal), which `grid.keep_givens` copies at decoding.
 
     def generate(self, rng: np.random.Generator, **params: Any) -> np.ndarray:
         """A new puzzle grid; all randomness comes from `rng`."""

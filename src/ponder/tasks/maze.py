@@ -51,6 +51,7 @@ class MazeTask:
     augmentations = ("dihedral",)  # rotations and flips of a maze are mazes
     route_layout = RouteLayout(PATH, (START, GOAL), (), header_rows=0, reveal=(OPEN, PATH))
     path_answers = True  # the answer is the route S ... G (ponder.tasks.maze_path)
+    given_tokens = (WALL, START, GOAL)  # an answer keeps these cells of the puzzle
 
     # ----------------------------------------------------------------- generation
 

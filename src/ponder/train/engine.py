@@ -174,6 +174,15 @@ class Trainer:
             return
         steps = self.rows.steps + 1  # segments run on each row's example, this one included
         carry, out, loss, parts, correct = self._segment(steps)
+        finite = self._update(loss)
+        self.rows.carry, self.rows.steps = carry_detach(carry), steps
+        self._decide_halting(out, steps, restart_all=not finite)
+        if finite:  # a skipped step's NaN must not poison the logged means
+            self._record(loss, parts, correct, halt_signal(out, self.tc.halting))
+
+    def _update(self, loss: torch.Tensor) -> bool:
+        """One optimizer step on `loss`, or none when it is NaN or infinite (counted, and
+        the run stops after too many); whether it was finite."""
         self.optimizer.zero_grad(set_to_none=True)
         finite = bool(torch.isfinite(loss))
         if finite:
@@ -181,10 +190,7 @@ class Trainer:
             self._clip_and_step()
         else:
             self._skip_nonfinite()
-        self.rows.carry, self.rows.steps = carry_detach(carry), steps
-        self._decide_halting(out, steps, restart_all=not finite)
-        if finite:  # a skipped step's NaN must not poison the logged means
-            self._record(loss, parts, correct, halt_signal(out, self.tc.halting))
+        return finite
 
     def _progressive_step(self) -> None:
         """train.progressive_alpha: both branches of the progressive loss over N_sup
@@ -205,13 +211,7 @@ class Trainer:
             loss = loss + term
             parts[name] = term.detach()
         parts.update(self.objective.diagnostics(result.outputs, rows.data))
-        self.optimizer.zero_grad(set_to_none=True)
-        finite = bool(torch.isfinite(loss))
-        if finite:
-            loss.backward()
-            self._clip_and_step()
-        else:
-            self._skip_nonfinite()
+        finite = self._update(loss)
         rows.steps = torch.full_like(rows.steps, tc.N_sup)
         if finite:
             self._record(loss, parts, result.correct, halt_signal(result.outputs, tc.halting))

@@ -183,3 +183,35 @@ def test_slugs_are_githubs(heading, expected):
 def test_repeated_headings_get_numbered_anchors():
     page = "# Notes\n\n## Notes\n\n### Notes\n\n```\n# Notes\n```\n## Other #\n"
     assert anchors(page) == {"notes", "notes-1", "notes-2", "other"}
+
+
+def layout_tree(page: Path) -> set[str]:
+    """The module paths (relative to src/ponder) listed in the page's first code block under
+    its "## Layout" heading: an entry's folder is given by its indentation, two spaces a
+    level below `src/ponder/`."""
+    text = page.read_text(encoding="utf-8").split("## Layout", 1)[1]
+    block = text.split("```", 2)[1]
+    listed, folders = set(), []
+    for line in block.splitlines()[2:]:  # past the opening fence's line and src/ponder/
+        if not line.strip():
+            continue
+        depth = (len(line) - len(line.lstrip(" "))) // 2 - 1
+        name = line.split()[0]
+        folders = folders[:depth]
+        if name.endswith("/"):
+            folders.append(name.rstrip("/"))
+        else:
+            listed.add("/".join([*folders, name]))
+    return listed
+
+
+def test_the_development_page_lists_every_module():
+    src = ROOT / "src" / "ponder"
+    modules = {str(p.relative_to(src)) for p in src.rglob("*.py")}
+    listed = layout_tree(ROOT / "docs" / "development.md")
+    assert modules - listed == set(), (
+        f"modules missing from docs/development.md's layout: {sorted(modules - listed)}"
+    )
+    assert listed - modules == set(), (
+        f"docs/development.md lists modules that are gone: {sorted(listed - modules)}"
+    )

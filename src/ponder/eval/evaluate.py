@@ -276,7 +276,7 @@ def format_report(report: dict, title: str = "") -> str:
         f"halting      mean {report['halt_steps_mean']:.2f} segments; halting early would give "
         f"exact {100 * report['early_exact']:.2f}% and save {100 * report['steps_saved']:.1f}% of segments"
     )
-    lines.append(f"halt steps   histogram {report['halt_steps_hist']}")
+    lines.append(f"halt steps   {_histogram_text(report['halt_steps_hist'])}")
     if report.get("halt_precision") is not None:
         lines.append(
             f"knows done   {100 * report['halted_early']:.1f}% halted before the cap, "
@@ -291,6 +291,15 @@ def format_report(report: dict, title: str = "") -> str:
             f"(true ids {100 * report['exact']:.2f}%)"
         )
     return "\n".join(lines)
+
+
+def _histogram_text(hist: list[int]) -> str:
+    """The halting histogram (count per segment): whole up to 32 segments, else only the
+    segments some puzzle halted at (a deep evaluation has hundreds of bins)."""
+    if len(hist) <= 32:
+        return f"histogram {hist}"
+    shown = ", ".join(f"{s + 1}: {c}" for s, c in enumerate(hist) if c)
+    return f"histogram by segment (non-zero of {len(hist)}) {{{shown}}}"
 
 
 def format_side_by_side(reports: dict[str, dict]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from support import tiny_config
 
 from ponder.config import config_from_dict
 from ponder.errors import UserError
@@ -130,3 +131,13 @@ def test_the_engine_trains_with_it(tiny_maze_dir, tmp_path):
 def test_clashing_depth_rules_are_refused(tiny_maze_dir, tmp_path, clash):
     with pytest.raises(UserError, match="progressive_alpha cannot be combined"):
         _dt_config(tiny_maze_dir, tmp_path / "run", progressive_alpha=0.5, **clash)
+
+
+def test_a_trm_trains_with_it_too(tiny_maze_dir, tmp_path):
+    """The loss is the engine's, not the model's: the seed systems take it unchanged."""
+    config = tiny_config(
+        tiny_maze_dir, tmp_path / "run", train={"progressive_alpha": 0.3, "halting": "none"}
+    )
+    run_dir = train(config, quiet=True)
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert any('"train/loss_progressive"' in line for line in lines)

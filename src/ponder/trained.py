@@ -25,7 +25,7 @@ from ponder.fileio import atomic_write_text, read_text_file
 from ponder.models import DataSpec, build_model
 from ponder.models.halting import StopRule
 from ponder.objectives import Objective
-from ponder.objectives.base import AUTO_CAP, check_other_size
+from ponder.objectives.base import check_other_size
 from ponder.runs import open_run_data
 from ponder.train import checkpoint as ckpt
 from ponder.train.precision import DTYPES
@@ -160,13 +160,10 @@ def trace_run(run: TrainedRun, out: Path, segments: int | str | None = None) -> 
         raise UserError(
             f"--trace reads grid-token answers; this run's objective is {run.objective.name}"
         )
-    depth = run.objective.depth(
-        run.runtime.device, segments=None if segments == "auto" else segments
-    )
-    count = depth.segments * (AUTO_CAP if segments == "auto" else 1)
+    depth = run.objective.depth(run.runtime.device, segments=segments)  # auto: to the cap
     with torch.no_grad(), run.runtime.autocast():
         trace = trace_split(
-            run.model, run.data.task, run.data.test, segments=count,
+            run.model, run.data.task, run.data.test, segments=depth.segments,
             batch_size=depth.batch_size, device=depth.device,
         )  # fmt: skip
     trace["data"] = str(run.data.root)

@@ -106,12 +106,10 @@ def _add_stop_options(parser) -> None:
 def _stop_rule(args):
     """(stop rule, cap) from --halt, --stable-k and --max-segments."""
     from ponder.models.halting import StableAnswer
+    from ponder.objectives.base import check_stop_request
 
-    if (args.halt is not None or args.max_segments is not None) and args.segments != "auto":
-        raise UserError(
-            "--halt and --max-segments choose when --segments auto stops; with "
-            "--segments N every puzzle runs N segments"
-        )
+    # --halt q is the default rule: refused without auto too, before the run is loaded
+    check_stop_request(args.segments, args.halt is not None or args.max_segments is not None)
     if args.stable_k is not None and args.halt != "stable":
         raise UserError("--stable-k is the window of --halt stable; give --halt stable too")
     if args.max_segments == "auto":

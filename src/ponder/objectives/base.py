@@ -146,11 +146,7 @@ class Objective:
         (default: the run's halting rule, read from the q heads)."""
         tc = self.config.train
         auto = segments == "auto"
-        if (stop is not None or cap is not None) and not auto:
-            raise UserError(
-                "--halt and --max-segments choose when --segments auto stops; with "
-                "--segments N every puzzle runs N segments"
-            )
+        check_stop_request(segments, stop is not None or cap is not None)
         count = (cap or tc.N_sup * AUTO_CAP) if auto else segments or tc.N_sup
         return Depth(
             segments=count,
@@ -224,6 +220,16 @@ def check_other_size(model_config, task, trained_len: int, shape, what: str) -> 
         fits = False
     if not fits:
         raise UserError(f"{where}, and its rows and columns do not keep the training grid's shape")
+
+
+def check_stop_request(segments: int | str | None, asks_stop: bool) -> None:
+    """UserError when a stop rule or a cap is asked for (`asks_stop`) without `segments`
+    "auto": with a fixed count every puzzle runs that many segments."""
+    if asks_stop and segments != "auto":
+        raise UserError(
+            "--halt and --max-segments choose when --segments auto stops; with "
+            "--segments N every puzzle runs N segments"
+        )
 
 
 def puzzle_batch(run, puzzle: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

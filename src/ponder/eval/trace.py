@@ -61,7 +61,8 @@ def trace_split(
 
 
 def _run(model: nn.Module, batch: dict, segments: int) -> tuple[np.ndarray, np.ndarray]:
-    """Answers (B, S, L) as argmax tokens, and the state's relative change (B, S) per segment."""
+    """Answers (B, S, L) as argmax tokens, and the state's relative change (B, S) per
+    segment: ||s_t - s_t-1|| / max(||s_t-1||, ||s_t||)."""
     carry = model.init_carry(
         batch["inputs"].shape[0], batch["inputs"].device, batch["inputs"].shape[1]
     )
@@ -70,7 +71,10 @@ def _run(model: nn.Module, batch: dict, segments: int) -> tuple[np.ndarray, np.n
     for _ in range(segments):
         carry, out = model(carry, batch)
         after = _state(carry)
-        change = (after - before).norm(dim=1) / before.norm(dim=1).clamp_min(1e-12)
+        # Relative to the larger of the two states, so that a state starting at zero (DT's
+        # carry) gives 1 at the first segment, not a division by zero: in [0, 2].
+        scale = torch.maximum(before.norm(dim=1), after.norm(dim=1)).clamp_min(1e-12)
+        change = (after - before).norm(dim=1) / scale
         answers.append(out.logits.argmax(-1).to(torch.uint8).cpu())
         changes.append(change.float().cpu())
         before = after

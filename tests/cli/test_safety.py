@@ -185,6 +185,38 @@ def test_ctrl_c_at_any_moment_exits_130_without_a_traceback(base, tmp_path, dela
     assert "Traceback" not in err and err.strip().endswith("ponder: interrupted"), err
 
 
+_CAUGHT_INSIDE_EXEC = """
+import sys
+try:
+    exec("raise KeyboardInterrupt")  # as when Ctrl-C lands inside a dataclass being built
+except KeyboardInterrupt:
+    if sys.argv[1:] == ["ponder"]:
+        from ponder.cli import interrupted
+        raise SystemExit(interrupted())
+    raise SystemExit(130)
+"""
+
+
+_MEASURED_ON_311 = pytest.mark.skipif(
+    sys.version_info[:2] != (3, 11), reason="CPython's behaviour, seen on 3.11"
+)
+
+
+@pytest.mark.parametrize(
+    ("handler", "returncode"),
+    [pytest.param("plain", -signal.SIGINT, marks=_MEASURED_ON_311), ("ponder", 130)],
+)
+def test_an_interrupt_caught_after_passing_through_exec_still_exits_130(
+    tmp_path, handler, returncode
+):
+    """Under `python -m`, CPython 3.11 ends by SIGINT after an interrupt that went through an
+    `exec` of a string, caught or not (the plain case shows it); ponder's handler clears it."""
+    (tmp_path / "caught_in_exec.py").write_text(_CAUGHT_INSIDE_EXEC)
+    command = [sys.executable, "-m", "caught_in_exec", handler]
+    out = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == returncode, out.stderr
+
+
 def test_a_closed_output_pipe_exits_quietly(tiny_maze_dir):
     """`ponder data check DIR --json | head -1`: the reader leaves before the output."""
     process = _ponder("data", "check", tiny_maze_dir, "--json", stdout=subprocess.PIPE)

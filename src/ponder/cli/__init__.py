@@ -1,12 +1,12 @@
 """The `ponder` command (entry point `ponder.cli:main`); see ponder.cli.main.
 
-This module imports nothing but `sys`, so that a Ctrl-C while the command groups are being
+This module imports nothing but ponder.cli.interrupt (itself only `sys`), so that a Ctrl-C while the command groups are being
 imported still ends as an interrupt (exit 130, one line), not a traceback.
 """
 
 from __future__ import annotations
 
-import sys
+from ponder.cli.interrupt import interrupted
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -14,8 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from ponder.cli.main import main as run_command
     except KeyboardInterrupt:
-        print("ponder: interrupted", file=sys.stderr)
-        return 130
+        return interrupted()
     return run_command(argv)
 
 
@@ -26,4 +25,4 @@ def build_parser():
     return build()
 
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "interrupted", "main"]

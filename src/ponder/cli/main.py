@@ -16,6 +16,7 @@ import threading
 
 from ponder.cli.args import Parser
 from ponder.cli.data import add_data_parsers
+from ponder.cli.interrupt import interrupted
 from ponder.cli.puzzles import add_oracle_verify_parsers
 from ponder.cli.tools import add_bench_parser, add_config_parser, add_parity_parser, demo_command
 from ponder.cli.training import add_eval_solve_parsers, add_train_parser
@@ -32,8 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # here, so that a closed pipe is met inside this try
         return code
     except KeyboardInterrupt:  # anywhere: parsing, importing torch, training
-        print("ponder: interrupted", file=sys.stderr)
-        return 130
+        return interrupted()
     except BrokenPipeError:
         _stdout_to_devnull()
         return 141

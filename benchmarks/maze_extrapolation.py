@@ -49,6 +49,9 @@ PRESETS = {
     # DeepThinking (--config configs/maze_dt.yaml): one segment is one iteration, so deeper
     "dt": {"seeds": [0, 1, 2], "segments": 512, "steps": None, "stable_k": 8,
            "sets": {"dfs": {11: 200, 31: 200, 59: 100}}},
+    # two sets and half the depth, to compare recipes over 3 seeds in a CPU session
+    "dt-compare": {"seeds": [0, 1, 2], "segments": 256, "steps": None, "stable_k": 8,
+                   "sets": {"dfs": {11: 200, 31: 200}}},
     "smoke": {"seeds": [0], "segments": 4, "steps": 4,
               "sets": {"dfs": {9: 8, 13: 8}, "loops": {13: 8}, "obstacles": {12: 8}}},
 }  # fmt: skip
@@ -91,6 +94,7 @@ def train_seed(seed: int, preset: dict, data: Path, out: Path, threads: int) -> 
     overrides = [f"seed={seed}", f"data.path={data}", f"run_dir={run_dir}", "device=cpu"]
     if preset["steps"]:
         overrides.append(f"train.steps={preset['steps']}")
+    overrides += preset.get("overrides", [])
     started = time.perf_counter()
     ponder("train", str(preset["config"]), *overrides, "--overwrite", threads=threads)
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -244,6 +248,8 @@ def main() -> None:
                         help="judge a seed already trained in --out/seed<N> instead of training it")  # fmt: skip
     parser.add_argument("--train-data", type=Path, default=None,
                         help="the training dataset (default: built under --data)")  # fmt: skip
+    parser.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for training, e.g. grid.loss_cells=open (repeatable)")  # fmt: skip
     args = parser.parse_args()
     out = args.out
     if args.report_only:
@@ -255,6 +261,7 @@ def main() -> None:
         if args.segments:
             preset["segments"] = args.segments
         preset["reuse"] = args.reuse
+        preset["overrides"] = args.override
         results = run(preset, args, out)
     depths = list(results["runs"][0]["exact_by_segments"])
     table = summarise(results["runs"], depths)

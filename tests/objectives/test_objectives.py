@@ -202,3 +202,32 @@ def test_dataset_task_facts_are_read_not_named(tiny_maze_dir):
     """The grid aids and MLM-U read the task's RouteLayout; a task without one is refused."""
     task = open_dataset(tiny_maze_dir).task
     assert task.route_layout.route == PATH and task.route_layout.reveal is not None
+
+
+def _test_batch(data) -> dict:
+    batch = {
+        k: torch.as_tensor(v).long()
+        for k, v in (("inputs", data.test.inputs), ("labels", data.test.labels))
+    }
+    batch["puzzle_identifiers"] = torch.zeros(len(batch["inputs"]), dtype=torch.long)
+    return batch
+
+
+@pytest.mark.parametrize(("cells", "counted"), [("all", False), ("open", True)])
+def test_open_cell_loss_leaves_the_given_cells_out(tiny_maze_dir, tmp_path, cells, counted):
+    """An answer right on every open cell and wrong (PATH) on every wall, S and G: the loss
+    over all cells calls it wrong, over open cells right, as DeepThinking trains mazes."""
+    grid = {"keep_givens": True, "loss_cells": cells}
+    data, objective = open_run_data(tiny_config(tiny_maze_dir, tmp_path / "r", grid=grid))
+    batch = _test_batch(data)
+    given = torch.isin(batch["inputs"], torch.tensor(data.task.given_tokens))
+    answer = {**batch, "labels": torch.where(given, PATH, batch["labels"])}
+    _, out = _Answers(data.spec.vocab_size, "labels")(None, answer)
+    loss, parts, correct = objective.loss(out, batch, None)
+    assert bool(correct.all()) is counted and bool(correct.any()) is counted
+    assert (float(parts["lm_loss"]) < 1e-3) is counted
+
+
+def test_open_cell_loss_without_keep_givens_is_refused(tiny_maze_dir, tmp_path):
+    with pytest.raises(UserError, match="grid.*loss_cells: open .* needs keep_givens: true"):
+        tiny_config(tiny_maze_dir, tmp_path / "r", grid={"loss_cells": "open"})

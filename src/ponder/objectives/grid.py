@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ponder.errors import UserError
 from ponder.eval.evaluate import evaluate_model, format_report, keep_givens, write_samples_png
@@ -51,10 +52,23 @@ class GridConfig(FrozenConfig):
     and G) from the input into the answer, the model's tokens elsewhere, so an answer is
     judged on the cells the puzzle leaves open. Off: the model's tokens everywhere. The
     verifier judges the whole answer either way."""
+    loss_cells: Literal["all", "open"] = "all"
+    """Which cells the token loss counts: all, or open: only those the puzzle leaves open
+    (not a given cell in the input), as DeepThinking trains mazes. open needs keep_givens,
+    since nothing then teaches the model to repeat the given cells."""
     mlm_u: bool = False
     """MLM-U (arXiv 2412.05117): each fresh training example shows a uniformly random
     fraction of its solution's route cells in the input; the model predicts the whole
     answer. For tasks whose inputs can show a route (mazes)."""
+
+    @model_validator(mode="after")
+    def _open_cells_are_decoded_with_givens(self):
+        if self.loss_cells == "open" and not self.keep_givens:
+            raise ValueError(
+                "loss_cells: open trains no given cell, so it needs keep_givens: true "
+                "(they are copied from the input at decoding)"
+            )
+        return self
 
     @field_validator("class_weights")
     @classmethod
@@ -79,6 +93,7 @@ class GridObjective(Objective):
         )
         self._reveal = self._mlm_u_tokens(data.task)
         self._decode = self._givens_kept(data.task)
+        self._given = torch.tensor(data.task.given_tokens) if self._decode else None
 
     def _givens_kept(self, task):
         """grid.keep_givens: the decode that copies the task's given cells, else None."""
@@ -102,6 +117,8 @@ class GridObjective(Objective):
 
     def loss(self, out, batch, q_continue_target) -> LossResult:
         tc = self.config.train
+        if self.settings.loss_cells == "open":
+            batch = self._open_cells_only(batch)
         return segment_loss(
             out,
             batch,
@@ -114,6 +131,12 @@ class GridObjective(Objective):
             class_weights=self._weights,
             route_aids=self._aids,
         )
+
+    def _open_cells_only(self, batch: dict) -> dict:
+        """The batch with the label of every given cell (walls, S, G) set to ignored."""
+        inputs = batch["inputs"]  # (B, L)
+        given = torch.isin(inputs, self._given.to(inputs.device))
+        return {**batch, "labels": torch.where(given, self._ignore, batch["labels"])}
 
     def batch_transform(self):
         return None if self._reveal is None else mlm_u_transform(*self._reveal)

@@ -23,7 +23,7 @@ from ponder.errors import UserError
 from ponder.eval.trace import trace_split
 from ponder.fileio import atomic_write_text, read_text_file
 from ponder.models import DataSpec, build_model
-from ponder.models.halting import StopRule
+from ponder.models.halting import ConvergedState, StopRule, carry_state
 from ponder.objectives import Objective
 from ponder.objectives.base import check_other_size
 from ponder.runs import open_run_data
@@ -122,6 +122,7 @@ def evaluate_run(
         raise UserError(f"nothing to evaluate: the test split of {run.data.root} is empty")
     if tasks and not run.data.test.fewshot:
         raise UserError("--tasks picks few-shot tasks (skills, ARC); this run's data has none")
+    check_stop_rule(run, stop)
     depth = run.objective.depth(
         run.runtime.device, segments=segments, tasks=tasks, stop=stop, cap=cap
     )
@@ -149,7 +150,23 @@ def solve_file(
     cap: int | None = None,
 ) -> dict:
     """Solve one puzzle file: the model's answer, the verifier's verdict, optional PNG."""
+    check_stop_rule(run, stop)
     return run.objective.solve(run, read_text_file(file), png, segments, stop=stop, cap=cap)
+
+
+def check_stop_rule(run: TrainedRun, stop: StopRule | None) -> None:
+    """Refuse a stop rule the run's model cannot feed: --halt converged watches a state
+    that a model without a carry (the transformer baselines) does not keep."""
+    if not isinstance(stop, ConvergedState):
+        return
+    carry = run.model.init_carry(1, run.runtime.device, run.data.spec.seq_len)
+    try:
+        carry_state(carry)
+    except ValueError:
+        raise UserError(
+            f"--halt converged watches the model's state; model {run.config.model.name} "
+            "keeps none between segments"
+        ) from None
 
 
 def trace_run(run: TrainedRun, out: Path, segments: int | str | None = None) -> dict:

@@ -10,6 +10,7 @@ import pytest
 import torch
 from support import run, tiny_config
 
+from ponder.config import config_from_dict
 from ponder.data import build_dataset
 from ponder.data.dataset import open_dataset
 from ponder.models import DataSpec, build_model, size_bound_reason
@@ -92,6 +93,14 @@ def test_solve_a_larger_puzzle_with_more_segments(run7, maze11, tmp_path, capsys
     assert len(out.strip().splitlines()) == 12  # 11 rows and the verdict
 
 
+@pytest.mark.parametrize("tol", ["0", "-0.1", "1.5", "nan", "tiny"])
+def test_bad_state_tolerances_exit_2(run7, tol, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run(["eval", run7, "--segments", "auto", "--halt", "converged", "--state-tol", tol], capsys)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--state-tol" in err and len(err.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("segments", ["0", "-3", "many"])
 def test_bad_segment_counts_exit_2(run7, segments, capsys):
     with pytest.raises(SystemExit) as exit_:  # argparse refuses it before anything runs
@@ -141,6 +150,21 @@ def test_auto_with_the_stable_and_confidence_rules(run7, maze11, capsys):
     code, out, err = run([*base, "--halt", "confidence", "--max-segments", "5"], capsys)
     assert code == 0, err
     assert len(json.loads(out)["halt_steps_hist"]) == 5
+    code, out, err = run(
+        [*base, "--halt", "converged", "--state-tol", "0.5", "--max-segments", "6"], capsys
+    )
+    assert code == 0, err
+    assert len(json.loads(out)["halt_steps_hist"]) == 6
+
+
+def test_converged_is_refused_for_a_model_without_a_state(tiny_maze_dir, tmp_path, capsys):
+    raw = tiny_config(tiny_maze_dir, tmp_path / "run").model_dump(mode="json")
+    raw["model"] = {"name": "transformer", "hidden_size": 16, "num_heads": 2, "num_layers": 1}
+    run_dir = train(config_from_dict(raw), quiet=True)
+    capsys.readouterr()
+    code, _, err = run(["eval", run_dir, "--segments", "auto", "--halt", "converged"], capsys)
+    assert code == 2 and "keeps none between segments" in err, err
+    assert len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize(
@@ -150,6 +174,7 @@ def test_auto_with_the_stable_and_confidence_rules(run7, maze11, capsys):
         (["--halt", "q"], "--halt and --max-segments choose when"),
         (["--segments", "auto", "--stable-k", "2"], "--stable-k is the window of --halt stable"),
         (["--segments", "4", "--max-segments", "9"], "--halt and --max-segments choose when"),
+        (["--segments", "auto", "--state-tol", "0.1"], "--state-tol is the threshold of"),
     ],
 )
 def test_stop_options_without_auto_are_refused(run7, args, words, capsys):

@@ -1,15 +1,17 @@
 """Judging's stop rules in the one rollout (models/rollout.py): the stable-answer rule stops
 a row exactly k segments after its answer last changed and never stops a cycling one; the
-confidence rule keeps the answer of the most confident segment."""
+confidence rule keeps the answer of the most confident segment; the converged-state rule
+stops a row at its first segment whose state hardly moved."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 import torch
 
 from ponder.models.base import ModelOutputs
-from ponder.models.halting import StableAnswer, answer_confidence
+from ponder.models.halting import ConvergedState, StableAnswer, answer_confidence, relative_change
 from ponder.models.rollout import rollout
 
 
@@ -79,3 +81,51 @@ def test_answer_confidence_is_the_mean_top_probability():
     probs = torch.tensor([[[0.7, 0.1, 0.2], [0.1, 0.3, 0.6]]])
     out = ModelOutputs(logits=probs.log(), q_halt=torch.zeros(1))
     assert torch.allclose(answer_confidence(out), torch.tensor([0.65]))
+
+
+@dataclass
+class Moving:
+    state: torch.Tensor  # (B, 1) the state that the converged rule watches
+
+
+class Settling(torch.nn.Module):
+    """Row r's state moves by steps[r][segment - 1] (relative to a state of about 1) while
+    its answer (one cell, token 1) never changes; q_halt never says halt."""
+
+    def __init__(self, steps: list[list[float]]):
+        super().__init__()
+        self.steps = torch.tensor(steps)  # (B, S)
+        self.segment = 0
+
+    def init_carry(self, batch: int, device, length: int) -> Moving:
+        self.segment = 0
+        return Moving(state=torch.ones(batch, 1))
+
+    def forward(self, carry: Moving, batch: dict) -> tuple[Moving, ModelOutputs]:
+        step = self.steps[:, self.segment].view(-1, 1)  # (B, 1)
+        self.segment += 1
+        logits = torch.tensor([0.0, 5.0]).expand(len(step), 1, 2)
+        out = ModelOutputs(logits=logits, q_halt=torch.full((len(step),), -1.0))
+        return Moving(state=carry.state + step), out
+
+
+def test_converged_stops_at_the_first_still_segment_not_at_a_still_answer():
+    steps = [
+        [0.5, 0.2, 0.01, 0.0005, 0.0, 0.0],  # still (<= 1e-3 relative) from segment 4
+        [0.5, 0.5, 0.5, 0.5, 0.5, 0.5],  # never still: runs to the cap
+        [0.0, 0.3, 0.0, 0.0, 0.0, 0.0],  # still at segment 1 already
+    ]
+    batch = {"inputs": torch.zeros(3, 1, dtype=torch.long)}
+    read = lambda out: out.logits.argmax(-1)  # noqa: E731
+    done = rollout(Settling(steps), batch, 6, rule=ConvergedState(1e-3), read=read)
+    assert done.halt_step.tolist() == [4, 6, 1]
+    # the stable rule would stop every row at 1 + k: the answer never changes
+    stable = rollout(Settling(steps), batch, 6, rule=StableAnswer(k=2), read=read)
+    assert stable.halt_step.tolist() == [3, 3, 3]
+
+
+def test_relative_change_is_scaled_by_the_larger_state():
+    zero, state = torch.zeros(1, 3), torch.tensor([[3.0, 4.0, 0.0]])
+    assert relative_change(zero, state).item() == 1.0  # a carry starting at zero: no 0/0
+    assert relative_change(state, 1.1 * state).item() == pytest.approx(0.1 / 1.1)
+    assert relative_change(state, state).item() == 0.0

@@ -57,4 +57,15 @@ def positive_count(text: str) -> int:
     return count
 
 
+def positive_fraction(text: str) -> float:
+    """A number in (0, 1]: a relative tolerance."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 1, got {text}")
+    return value
+
+
 MAX_SEGMENTS = 100_000  # far beyond any useful depth; bounds a typo's running time

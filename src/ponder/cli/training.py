@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from ponder.cli.args import output_path, positive_count, segment_count
+from ponder.cli.args import output_path, positive_count, positive_fraction, segment_count
 from ponder.errors import UserError
 from ponder.fileio import check_output_file
 
@@ -90,32 +90,44 @@ def add_eval_solve_parsers(sub) -> None:
     solve.set_defaults(handler=_solve)
 
 
+DEFAULT_STATE_TOL = 1e-3  # --halt converged
+
+
 def _add_stop_options(parser) -> None:
     """When `--segments auto` stops a puzzle."""
-    parser.add_argument("--halt", choices=["q", "stable", "confidence"], default=None,
+    parser.add_argument("--halt", choices=["q", "stable", "converged", "confidence"],
+                        default=None,
                         help="with --segments auto: stop when the q head halts (q, the "
                         "default: the run's train.halting), when the answer has not changed "
-                        "for --stable-k segments (stable), or run to the cap and keep the "
-                        "most confident segment's answer (confidence)")  # fmt: skip
+                        "for --stable-k segments (stable), when the model's state moved by "
+                        "at most --state-tol (relative) in a segment (converged), or run to "
+                        "the cap and keep the most confident segment's answer (confidence)")  # fmt: skip
     parser.add_argument("--stable-k", type=positive_count, default=None, metavar="K",
                         help="--halt stable: segments the answer must stay unchanged (default 3)")  # fmt: skip
+    parser.add_argument("--state-tol", type=positive_fraction, default=None, metavar="TOL",
+                        help="--halt converged: the relative state change that counts as "
+                        f"still (default {DEFAULT_STATE_TOL})")  # fmt: skip
     parser.add_argument("--max-segments", type=segment_count, default=None, metavar="N",
                         help="with --segments auto: the cap (default 16 x N_sup)")  # fmt: skip
 
 
 def _stop_rule(args):
     """(stop rule, cap) from --halt, --stable-k and --max-segments."""
-    from ponder.models.halting import StableAnswer
+    from ponder.models.halting import ConvergedState, StableAnswer
     from ponder.objectives.base import check_stop_request
 
     # --halt q is the default rule: refused without auto too, before the run is loaded
     check_stop_request(args.segments, args.halt is not None or args.max_segments is not None)
     if args.stable_k is not None and args.halt != "stable":
         raise UserError("--stable-k is the window of --halt stable; give --halt stable too")
+    if args.state_tol is not None and args.halt != "converged":
+        raise UserError("--state-tol is the threshold of --halt converged; give it too")
     if args.max_segments == "auto":
         raise UserError("--max-segments takes a count, not auto")
     if args.halt == "stable":
         return StableAnswer(args.stable_k or 3), args.max_segments
+    if args.halt == "converged":
+        return ConvergedState(args.state_tol or DEFAULT_STATE_TOL), args.max_segments
     return (None if args.halt in (None, "q") else args.halt), args.max_segments
 
 

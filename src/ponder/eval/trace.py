@@ -16,7 +16,6 @@ The trace is a JSON file: "puzzles" (one record per puzzle, lists by segment), "
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 
 import numpy as np
@@ -25,6 +24,7 @@ from torch import nn
 
 from ponder.data.format import Split
 from ponder.data.loader import eval_batches
+from ponder.models.halting import carry_state, relative_change
 
 CLASSES = ("solved", "still moving", "oscillating", "wrong fixed point")
 MAX_PERIOD = 4  # answers that repeat with a period of 2..4 segments are a cycle
@@ -67,28 +67,15 @@ def _run(model: nn.Module, batch: dict, segments: int) -> tuple[np.ndarray, np.n
         batch["inputs"].shape[0], batch["inputs"].device, batch["inputs"].shape[1]
     )
     answers, changes = [], []
-    before = _state(carry)
+    before = carry_state(carry)
     for _ in range(segments):
         carry, out = model(carry, batch)
-        after = _state(carry)
-        # Relative to the larger of the two states, so that a state starting at zero (DT's
-        # carry) gives 1 at the first segment, not a division by zero: in [0, 2].
-        scale = torch.maximum(before.norm(dim=1), after.norm(dim=1)).clamp_min(1e-12)
-        change = (after - before).norm(dim=1) / scale
+        after = carry_state(carry)
+        change = relative_change(before, after)
         answers.append(out.logits.argmax(-1).to(torch.uint8).cpu())
         changes.append(change.float().cpu())
         before = after
     return torch.stack(answers, 1).numpy(), torch.stack(changes, 1).numpy()
-
-
-def _state(carry) -> torch.Tensor:
-    """The carry's floating tensors flattened per row: (B, N)."""
-    parts = [
-        getattr(carry, f.name).flatten(1).float()
-        for f in dataclasses.fields(carry)
-        if getattr(carry, f.name).is_floating_point()
-    ]
-    return torch.cat(parts, dim=1)
 
 
 def trace_puzzle(task, example: tuple, answers, changes, window: int) -> dict:

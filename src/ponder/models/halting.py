@@ -13,6 +13,7 @@ Evaluation always runs the full limit; it reports what the rule would have given
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,10 +35,41 @@ class StableAnswer:
     k: int = 3
 
 
-# Judging's stop rules: a halting rule read from the q heads, the stable-answer rule, or
-# "confidence" (DeepThinking's: run to the cap and keep the answer of the segment whose
+@dataclass(frozen=True)
+class ConvergedState:
+    """A stop rule of judging (`--segments auto --halt converged`), read from the model's
+    state (its carry), not from the answer or a learned head: a row stops at the first
+    segment whose relative state change (relative_change) is at most `tol`. An answer can
+    sit still for several segments while the state behind it is still moving (a fill front
+    that has not reached the route yet), which stops the stable rule too early."""
+
+    tol: float = 1e-3
+
+
+def carry_state(carry) -> torch.Tensor:
+    """The carry's floating tensors flattened per row: (B, N)."""
+    parts = [
+        getattr(carry, f.name).flatten(1).float()
+        for f in dataclasses.fields(carry)
+        if getattr(carry, f.name).is_floating_point()
+    ]
+    if not parts:
+        raise ValueError("the model keeps no state between segments to watch converge")
+    return torch.cat(parts, dim=1)
+
+
+def relative_change(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
+    """(B,) ||after - before|| / max(||before||, ||after||) of states (B, N), in [0, 2].
+    Relative to the larger of the two, so that a state starting at zero (DT's carry) gives
+    1 at the first segment, not a division by zero."""
+    scale = torch.maximum(before.norm(dim=1), after.norm(dim=1)).clamp_min(1e-12)
+    return (after - before).norm(dim=1) / scale
+
+
+# Judging's stop rules: a halting rule read from the q heads, the stable-answer rule, the
+# converged-state rule, or "confidence" (DeepThinking's: run to the cap and keep the answer of the segment whose
 # mean per-cell probability of its argmax token was highest).
-StopRule = HaltRule | StableAnswer | Literal["confidence"]
+StopRule = HaltRule | StableAnswer | ConvergedState | Literal["confidence"]
 
 
 def answer_confidence(out: ModelOutputs) -> torch.Tensor:

@@ -13,7 +13,8 @@ latent search all run a model this way; only what they keep differs:
 
 The stop rule (`rule`) is a halting rule read from the q heads ("trm", "hrm"; "none" reads
 q_halt as "trm" does), StableAnswer(k) (a row stops k segments after its answer last
-changed; it needs `read`), or "confidence" (no row stops early; `at_halt` is the answer of
+changed; it needs `read`), ConvergedState(tol) (a row stops once its state's relative
+change over a segment is at most tol), or "confidence" (no row stops early; `at_halt` is the answer of
 the segment of highest confidence so far, `halt_step` that segment).
 Evaluation always runs all N segments (the papers evaluate at the limit) and reports what
 the halting rule would have done.
@@ -28,7 +29,15 @@ import torch
 from torch import nn
 
 from ponder.models.base import ModelOutputs
-from ponder.models.halting import StableAnswer, StopRule, answer_confidence, halt_signal
+from ponder.models.halting import (
+    ConvergedState,
+    StableAnswer,
+    StopRule,
+    answer_confidence,
+    carry_state,
+    halt_signal,
+    relative_change,
+)
 
 
 @dataclass
@@ -56,7 +65,7 @@ def rollout(
     device = batch["inputs"].device
     carry = model.init_carry(b, device, batch["inputs"].shape[1])
     halt_step = torch.full((b,), segments, dtype=torch.long, device=device)
-    watch = _Watch(rule, b, device)
+    watch = _Watch(rule, b, device, carry)
     answer = at_halt = None
     kept: dict[int, torch.Tensor] = {}
     for segment in range(1, segments + 1):
@@ -65,7 +74,7 @@ def rollout(
         ):
             carry, out = model(carry, batch)
         answer = read(out) if read is not None else None  # (B, ...)
-        chosen = watch.chosen(out, answer, halt_step, segment, segments)  # (B,) bool
+        chosen = watch.chosen(out, answer, carry, halt_step, segment, segments)  # (B,) bool
         halt_step = torch.where(chosen, segment, halt_step)
         if answer is not None:
             take = chosen if watch.picks_best else halt_step >= segment
@@ -81,14 +90,16 @@ def rollout(
 class _Watch:
     """Which rows a stop rule chooses at each segment."""
 
-    def __init__(self, rule: StopRule, batch: int, device: torch.device):
+    def __init__(self, rule: StopRule, batch: int, device: torch.device, carry):
         self.rule = rule
         self.picks_best = rule == "confidence"  # the best segment so far, never a stop
         self.best = torch.full((batch,), -1.0, device=device)
         self.unchanged = torch.zeros(batch, dtype=torch.long, device=device)
         self.previous: torch.Tensor | None = None
+        # the state before the first segment (B, N), for the converged-state rule
+        self.state = carry_state(carry) if isinstance(rule, ConvergedState) else None
 
-    def chosen(self, out, answer, halt_step, segment: int, segments: int) -> torch.Tensor:
+    def chosen(self, out, answer, carry, halt_step, segment: int, segments: int) -> torch.Tensor:
         """(B,) bool: for "confidence", rows whose answer here beats their best so far; for
         the other rules, rows that stop here (first time, and before the last segment: a
         rule that says stop at the last segment changes nothing)."""
@@ -97,8 +108,11 @@ class _Watch:
             better = confidence > self.best
             self.best = torch.where(better, confidence, self.best)
             return better
-        says = self._stable(answer) if isinstance(self.rule, StableAnswer) else None
-        if says is None:
+        if isinstance(self.rule, StableAnswer):
+            says = self._stable(answer)
+        elif isinstance(self.rule, ConvergedState):
+            says = self._converged(carry)
+        else:
             says = halt_signal(out, self.rule)
         return says & (halt_step == segments) & (segment < segments)
 
@@ -111,6 +125,12 @@ class _Watch:
             self.unchanged = torch.where(same, self.unchanged + 1, 0)
         self.previous = key
         return self.unchanged >= self.rule.k
+
+    def _converged(self, carry) -> torch.Tensor:
+        state = carry_state(carry)  # (B, N)
+        change = relative_change(self.state, state)  # (B,)
+        self.state = state
+        return change <= self.rule.tol
 
 
 def _tracks(segment: int, segments: int, grad_last: bool) -> bool:

@@ -10,6 +10,8 @@ from support import run, write
 from ponder.data.fewshot_build import build_skills_dataset
 from ponder.models import DataSpec, build_model, size_bound_reason
 from ponder.models.dt import DTConfig
+from ponder.models.halting import ConvergedState, StableAnswer
+from ponder.models.rollout import rollout
 
 SPEC = DataSpec(vocab_size=6, seq_len=49, grid_shape=(7, 7))
 
@@ -117,3 +119,20 @@ def test_dt_is_refused_for_few_shot_tasks(tmp_path, capsys):
 def test_bad_sizes_are_refused(key, value):
     with pytest.raises(ValueError, match=key):
         DTConfig(**{key: value})
+
+
+@pytest.mark.parametrize("rule", [StableAnswer(k=2), ConvergedState(0.01)])
+def test_rows_leaving_the_batch_change_no_answer(rule):
+    """`--segments auto` drops halted rows from the batch; the answers and halting segments
+    are those of a rollout that keeps every row (snapshots keep them all)."""
+    torch.manual_seed(1)
+    inputs = torch.randint(0, 6, (6, 49))
+    read = lambda out: out.logits.argmax(-1)  # noqa: E731
+    model = _dt(num_blocks=1)
+    runs = [
+        rollout(model, {"inputs": inputs}, 24, rule=rule, read=read, until_halt=True, snapshots=s)
+        for s in ((), (24,))
+    ]
+    assert torch.equal(runs[0].halt_step, runs[1].halt_step)
+    assert torch.equal(runs[0].at_halt, runs[1].at_halt)
+    assert len(set(runs[0].halt_step.tolist())) > 1  # rows did leave at different segments

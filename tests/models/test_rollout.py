@@ -136,30 +136,35 @@ def test_snapshots_are_the_answers_after_those_segments():
 
 
 class _Counter(torch.nn.Module):
-    """Row b says "halt" from segment halts[b] on; its answer is the segment count."""
+    """Row b says "halt" from segment batch["halts"][b] on; its answer is the segment count.
+    Row-local, as every model is: a row that left the batch takes its halts entry along."""
 
-    def __init__(self, halts):
+    def __init__(self):
         super().__init__()
-        self.halts = torch.tensor(halts)
         self.calls = 0
+        self.rows_run: list[int] = []
 
     def init_carry(self, batch_size, device, seq_len=None):
         return torch.zeros(batch_size)
 
     def forward(self, carry, batch):
         self.calls += 1
+        self.rows_run.append(len(carry))
         carry = carry + 1
         logits = carry[:, None, None].expand(-1, 2, 1)  # (B, L=2, V=1)
-        return carry, ModelOutputs(logits=logits, q_halt=carry - self.halts + 0.5)
+        return carry, ModelOutputs(logits=logits, q_halt=carry - batch["halts"] + 0.5)
 
 
 def test_until_halt_stops_once_every_row_has_halted_and_keeps_each_halting_answer():
-    batch = {"inputs": torch.zeros(3, 2, dtype=torch.long)}
+    inputs = torch.zeros(3, 2, dtype=torch.long)
     read = lambda out: out.logits[:, 0, 0]  # noqa: E731
-    model = _Counter([2, 5, 3])
+    model = _Counter()
+    batch = {"inputs": inputs, "halts": torch.tensor([2.0, 5.0, 3.0])}
     done = rollout(model, batch, 12, read=read, until_halt=True)
     assert done.halt_step.tolist() == [2, 5, 3] and done.at_halt.tolist() == [2.0, 5.0, 3.0]
     assert model.calls == 5  # stopped once the last row halted, not at the cap of 12
-    capped = _Counter([2, 50, 3])
+    assert model.rows_run == [3, 3, 2, 1, 1]  # a halted row leaves the batch
+    capped = _Counter()
+    batch = {"inputs": inputs, "halts": torch.tensor([2.0, 50.0, 3.0])}
     done = rollout(capped, batch, 12, read=read, until_halt=True)
     assert capped.calls == 12 and done.at_halt.tolist() == [2.0, 12.0, 3.0]

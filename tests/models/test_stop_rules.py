@@ -129,3 +129,41 @@ def test_relative_change_is_scaled_by_the_larger_state():
     assert relative_change(zero, state).item() == 1.0  # a carry starting at zero: no 0/0
     assert relative_change(state, 1.1 * state).item() == pytest.approx(0.1 / 1.1)
     assert relative_change(state, state).item() == 0.0
+
+
+class Counting(Scripted):
+    """Scripted, recording how many rows each segment ran on. Its step counter is the carry,
+    so a row that leaves the batch takes its own script position with it."""
+
+    def __init__(self, script):
+        super().__init__(script)
+        self.rows_run: list[int] = []
+
+    def forward(self, carry: Step, batch: dict):
+        self.rows_run.append(len(carry.count))
+        index = carry.count
+        rows = batch["row"]  # (R,) which script row each batch row is
+        tokens = self.script[rows].gather(1, index.view(-1, 1))  # (R, 1)
+        logits = 5.0 * torch.nn.functional.one_hot(tokens, 4).float()  # (R, 1, 4)
+        out = ModelOutputs(logits=logits, q_halt=torch.full((len(index),), -1.0))
+        return Step(count=carry.count + 1), out
+
+
+def test_rows_that_halted_leave_the_batch_and_nothing_else_changes():
+    script = [
+        [1, 2, 2, 2, 2, 2, 2, 2],  # stops at 4 (k = 2)
+        [1, 1, 1, 1, 1, 1, 1, 1],  # stops at 3
+        [1, 2, 1, 2, 1, 2, 1, 2],  # runs to the cap
+        [1, 2, 3, 3, 0, 0, 0, 0],  # stops at 7
+    ]
+    batch = {"inputs": torch.zeros(4, 1, dtype=torch.long), "row": torch.arange(4)}
+    read = lambda out: out.logits.argmax(-1)  # noqa: E731
+    rule = StableAnswer(k=2)
+    dropping, full = Counting(script), Counting(script)
+    done = rollout(dropping, batch, 8, rule=rule, read=read, until_halt=True)
+    # snapshots keep every row in the batch (each snapshot covers all rows)
+    same = rollout(full, batch, 8, rule=rule, read=read, until_halt=True, snapshots=(8,))
+    assert done.halt_step.tolist() == same.halt_step.tolist() == [4, 3, 8, 7]
+    assert done.at_halt.view(-1).tolist() == same.at_halt.view(-1).tolist() == [2, 1, 2, 0]
+    assert full.rows_run == [4] * 8
+    assert dropping.rows_run == [4, 4, 4, 3, 2, 2, 2, 1]

@@ -22,6 +22,7 @@ the halting rule would have done.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
@@ -60,12 +61,19 @@ def rollout(
     snapshots: Collection[int] = (),
     until_halt: bool = False,
 ) -> Rollout:
-    """Run `segments` segments from a fresh carry on `batch` (inputs (B, L), ...)."""
+    """Run `segments` segments from a fresh carry on `batch` (inputs (B, L), ...).
+
+    With `until_halt` (and no snapshots) a row that has halted leaves the batch: the model
+    runs on the rows still going only, so a deep `--segments auto` costs what its slowest
+    rows need, not the cap for every row. `outputs` and `answer` are then those of the rows
+    still running at the last segment run; `at_halt` and `halt_step` cover every row."""
     b = batch["inputs"].shape[0]
     device = batch["inputs"].device
     carry = model.init_carry(b, device, batch["inputs"].shape[1])
     halt_step = torch.full((b,), segments, dtype=torch.long, device=device)
     watch = _Watch(rule, b, device, carry)
+    drops = until_halt and not watch.picks_best and not snapshots
+    rows = torch.arange(b, device=device)  # the batch positions still running
     answer = at_halt = None
     kept: dict[int, torch.Tensor] = {}
     for segment in range(1, segments + 1):
@@ -73,18 +81,44 @@ def rollout(
             torch.is_grad_enabled() and _tracks(segment, segments, grad_last)
         ):
             carry, out = model(carry, batch)
-        answer = read(out) if read is not None else None  # (B, ...)
-        chosen = watch.chosen(out, answer, carry, halt_step, segment, segments)  # (B,) bool
-        halt_step = torch.where(chosen, segment, halt_step)
+        answer = read(out) if read is not None else None  # (R, ...) for the R rows running
+        steps = halt_step[rows]
+        chosen = watch.chosen(out, answer, carry, steps, segment, segments)  # (R,) bool
+        halt_step[rows] = steps = torch.where(chosen, segment, steps)
         if answer is not None:
-            take = chosen if watch.picks_best else halt_step >= segment
-            take = take.view(-1, *([1] * (answer.dim() - 1)))
-            at_halt = answer if at_halt is None else torch.where(take, answer, at_halt)
+            at_halt = _keep_answers(
+                at_halt, answer, rows, chosen if watch.picks_best else steps >= segment, b
+            )
             if segment in snapshots:
                 kept[segment] = answer
         if until_halt and not watch.picks_best and bool((halt_step < segments).all()):
             break  # every row has halted: its answer is kept in at_halt
+        if drops and bool(chosen.any()):
+            going = ~chosen  # (R,) the rows that have not halted (earlier halts left already)
+            rows, carry, batch = rows[going], _rows_of(carry, going), _rows_of(batch, going)
+            watch.keep(going)
     return Rollout(out, answer, at_halt, halt_step, kept)
+
+
+def _keep_answers(at_halt, answer, rows, take, batch: int) -> torch.Tensor:
+    """at_halt (B, ...) with the running rows' entries replaced by `answer` (R, ...) where
+    `take` (R,) says so."""
+    if at_halt is None:
+        at_halt = answer.new_zeros((batch, *answer.shape[1:]))
+    take = take.view(-1, *([1] * (answer.dim() - 1)))
+    at_halt[rows] = torch.where(take, answer, at_halt[rows])
+    return at_halt
+
+
+def _rows_of(value, keep: torch.Tensor):
+    """A carry (a dataclass of tensors, or one tensor) or a batch (a dict of tensors) with
+    only the rows `keep` (B,) bool: every tensor is batch-first."""
+    if isinstance(value, torch.Tensor):
+        return value[keep]
+    if isinstance(value, dict):
+        return {k: v[keep] for k, v in value.items()}
+    fields = {f.name: getattr(value, f.name)[keep] for f in dataclasses.fields(value)}
+    return dataclasses.replace(value, **fields)
 
 
 class _Watch:
@@ -125,6 +159,14 @@ class _Watch:
             self.unchanged = torch.where(same, self.unchanged + 1, 0)
         self.previous = key
         return self.unchanged >= self.rule.k
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Forget the rows that left the batch (rows: (R,) bool, True for those kept)."""
+        self.best, self.unchanged = self.best[rows], self.unchanged[rows]
+        if self.previous is not None:
+            self.previous = self.previous[rows]
+        if self.state is not None:
+            self.state = self.state[rows]
 
     def _converged(self, carry) -> torch.Tensor:
         state = carry_state(carry)  # (B, N)

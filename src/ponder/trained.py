@@ -58,6 +58,9 @@ def load_run(
     run_dir = Path(run_dir)
     raw = read_run_config(run_dir)
     for key, value in (overrides or {}).items():
+        if "." not in key:  # a top-level key (precision)
+            raw[key] = value
+            continue
         section, name = key.split(".")
         if isinstance(raw.get(section, {}), dict):  # else the config check names the section
             raw[section] = {**raw.get(section, {}), name: value}

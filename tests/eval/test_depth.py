@@ -183,3 +183,14 @@ def test_stop_options_without_auto_are_refused(run7, args, words, capsys):
     code, _, err = run(["eval", run7, *args], capsys)
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1
     assert (metrics.stat().st_mtime_ns if metrics.exists() else None) == before  # nothing written
+
+
+def test_precision_is_chosen_for_one_command(run7, capsys):
+    config = (run7 / "config.yaml").read_text()
+    code, out, err = run(["eval", run7, "--precision", "bf16", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["n"] > 0
+    assert (run7 / "config.yaml").read_text() == config  # the run's precision is untouched
+    with pytest.raises(SystemExit) as exit_:
+        run(["eval", run7, "--precision", "fp8"], capsys)
+    assert exit_.value.code == 2 and "--precision" in capsys.readouterr().err

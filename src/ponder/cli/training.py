@@ -94,7 +94,10 @@ DEFAULT_STATE_TOL = 1e-3  # --halt converged
 
 
 def _add_stop_options(parser) -> None:
-    """When `--segments auto` stops a puzzle."""
+    """When `--segments auto` stops a puzzle, and the precision the model runs in."""
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"], default=None,
+                        help="run the model in this precision for this command (default: the "
+                        "run's); measure which is fastest on your machine")  # fmt: skip
     parser.add_argument("--halt", choices=["q", "stable", "converged", "confidence"],
                         default=None,
                         help="with --segments auto: stop when the q head halts (q, the "
@@ -145,10 +148,11 @@ def _add_ttt_options(parser) -> None:
 
 
 def _judging_overrides(args) -> dict:
-    """The config keys --ttt-steps / --ttt-lr / --keep-givens set for this command (checked
-    as config values when loaded)."""
+    """The config keys --ttt-steps, --ttt-lr, --keep-givens and --precision set for this
+    command (checked as config values when loaded)."""
     given = {"fewshot.ttt_steps": args.ttt_steps, "fewshot.ttt_lr": args.ttt_lr}
     given["grid.keep_givens"] = True if args.keep_givens else None
+    given["precision"] = args.precision
     return {key: value for key, value in given.items() if value is not None}
 
 

@@ -31,8 +31,9 @@ def _add_build(build) -> None:
     build.add_argument("--loop-fraction", type=float, default=None, help="maze only")
     build.add_argument("--min-size", type=int, default=None,
                        help="maze only: mixed sizes, each maze min-size..size a side on a size x size grid of walls")  # fmt: skip
-    build.add_argument("--family", choices=["dfs", "obstacles"], default=None,
-                       help="maze only: carved DFS mazes (default) or random obstacle grids")  # fmt: skip
+    build.add_argument("--family", choices=["dfs", "obstacles", "searchformer"], default=None,
+                       help="maze only: carved DFS mazes (default), random obstacle grids, or "
+                       "Maze-Hard's random-wall generator (searchformer)")  # fmt: skip
     build.add_argument("--wall-density", type=float, default=None,
                        help="maze --family obstacles: share of wall cells (default 0.3)")  # fmt: skip
     build.add_argument(
@@ -91,7 +92,9 @@ def _add_import(data) -> None:
         "import",
         help="a file of your own puzzles (blank-line separated, the task's text format) as a dataset",
     )
-    imp.add_argument("task")
+    imp.add_argument(
+        "task", help="the puzzles' task, or maze-hard: the HRM release's Maze-Hard CSV"
+    )
     imp.add_argument("file", type=Path)
     imp.add_argument("--out", required=True)
     imp.add_argument("--train-fraction", type=float, default=0.0,
@@ -246,11 +249,14 @@ def _data_check(args) -> int:
 
 def _data_import(args) -> int:
     from ponder.data.imports import import_puzzles
+    from ponder.data.maze_hard import import_maze_hard
 
-    out = import_puzzles(
-        args.task, args.file, output_path(args.out, "--out"), seed=args.seed,
-        train_fraction=args.train_fraction, overwrite=args.overwrite,
-    )  # fmt: skip
+    options = dict(seed=args.seed, train_fraction=args.train_fraction, overwrite=args.overwrite)
+    out_dir = output_path(args.out, "--out")
+    if args.task == "maze-hard":  # a maze dataset, from the Maze-Hard CSV format
+        out = import_maze_hard(args.file, out_dir, **options)
+    else:
+        out = import_puzzles(args.task, args.file, out_dir, **options)
     print(f"dataset ready: {out}")
     return 0
 

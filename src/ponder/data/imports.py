@@ -49,9 +49,7 @@ def import_puzzles(
         raise UserError(
             f"{task_name} tasks are imported with `ponder data build {task_name} --source`"
         )
-    if not 0.0 <= train_fraction < 1.0:
-        raise UserError(f"--train-fraction must be in [0, 1), got {train_fraction}")
-    check_seed(seed)
+    check_split_options(train_fraction, seed)
     text = read_text_file(Path(source))
     pairs = [(p, task.solve(p)) for p in parse_blocks(task, text, str(source))]
     recipe = {
@@ -62,8 +60,15 @@ def import_puzzles(
         "seed": seed,
     }
     return write_once(
-        Path(out_dir), recipe, overwrite, lambda tmp: _write(task, tmp, recipe, pairs)
+        Path(out_dir), recipe, overwrite, lambda tmp: write_pairs(task, tmp, recipe, pairs)
     )
+
+
+def check_split_options(train_fraction: float, seed: int) -> None:
+    """--train-fraction and --seed, checked before any file is read."""
+    if not 0.0 <= train_fraction < 1.0:
+        raise UserError(f"--train-fraction must be in [0, 1), got {train_fraction}")
+    check_seed(seed)
 
 
 def parse_blocks(task: Any, text: str, where: str) -> list[np.ndarray]:
@@ -106,7 +111,12 @@ def _blocks(text: str) -> list[tuple[int, str]]:
     return blocks
 
 
-def _write(task: Any, root: Path, recipe: dict, pairs: list) -> None:
+def write_pairs(
+    task: Any, root: Path, recipe: dict, pairs: list, notes: dict | None = None
+) -> None:
+    """(puzzle, answer) grids as a dataset at `root`: a seeded `train_fraction` of them in
+    train, the rest in test, in file order. `notes` go into ponder.json beside the recipe
+    (facts about the source, not part of what makes two imports the same)."""
     root.mkdir(parents=True)
     rng = np.random.default_rng(recipe["seed"])
     chosen = set(rng.permutation(len(pairs))[: int(recipe["train_fraction"] * len(pairs))].tolist())
@@ -118,5 +128,10 @@ def _write(task: Any, root: Path, recipe: dict, pairs: list) -> None:
     write_identifiers(root, [BLANK_IDENTIFIER])
     write_json(
         root / PONDER_JSON,
-        {**recipe, "content_hash": content_hash(root), "format_version": FORMAT_VERSION},
+        {
+            **recipe,
+            **(notes or {}),
+            "content_hash": content_hash(root),
+            "format_version": FORMAT_VERSION,
+        },
     )

@@ -20,6 +20,7 @@ import numpy as np
 from ponder.errors import UserError
 from ponder.tasks.base import RouteLayout
 from ponder.tasks.grids import PanelStyle, decode_grid, encode_grid, path_f1, render_rows_png
+from ponder.tasks.maze_families import family_sampler
 from ponder.tasks.route_errors import error_sites
 
 # Token ids, as in HRM's Maze-Hard data (PAD=0 so padding never looks like a maze cell).
@@ -72,8 +73,9 @@ class MazeTask:
         as cells (size odd: (size - 1) / 2 rooms a side; size even: the maze of size - 1 with
         one more wall row and column), `loop_fraction` of the remaining walls knocked out.
         family "obstacles": every cell a wall with probability `wall_density` (default
-        0.3), in the style of the random-wall grids the HRM paper describes for Maze-Hard;
-        S and G on random open cells; drawn again until the route is long enough.
+        0.3); S and G on random open cells; drawn again until the route is long enough.
+        family "searchformer": the random-wall generator Maze-Hard was drawn from (30..50%
+        walls, ponder.tasks.maze_families), the goal drawn at least min_path moves away.
         min_size: mazes of mixed sizes in one dataset: each maze's side is drawn from
         min_size..size (odd sides for dfs) and the maze is placed at a random position on a
         size x size grid of walls, so one run trains on several sizes at once."""
@@ -81,10 +83,12 @@ class MazeTask:
             return self._smaller_on_walls(rng, size, min_size, min_path=min_path,
                                           loop_fraction=loop_fraction, max_tries=max_tries,
                                           family=family, wall_density=wall_density)  # fmt: skip
-        if (family or "dfs") == "obstacles":
-            return self._obstacles(rng, size, min_path, wall_density, max_tries)
+        if family in ("obstacles", "searchformer"):
+            return self._random_walls(rng, size, min_path, wall_density, max_tries, family)
         if family not in (None, "dfs"):
-            raise UserError(f"unknown maze family {family!r}: choose dfs or obstacles")
+            raise UserError(
+                f"unknown maze family {family!r}: choose dfs, obstacles or searchformer"
+            )
         if wall_density is not None:
             raise UserError("wall_density is for the obstacles family")
         _check_generate_args(size, min_path, loop_fraction, max_tries)
@@ -117,18 +121,17 @@ class MazeTask:
         canvas[top : top + side, left : left + side] = inner
         return canvas
 
-    def _obstacles(self, rng, size, min_path, wall_density, max_tries) -> np.ndarray:
-        density = DEFAULT_WALL_DENSITY if wall_density is None else wall_density
+    def _random_walls(self, rng, size, min_path, wall_density, max_tries, family) -> np.ndarray:
         _check_generate_args(size, min_path, 0.0, max_tries)
-        if not isinstance(density, numbers.Real) or not 0.0 <= density < 1.0:
-            raise UserError(f"wall_density must be in [0, 1), got {density!r}")
         size, min_path = int(size), int(min_path)
+        what, draw = family_sampler(family, size, min_path, wall_density, DEFAULT_WALL_DENSITY)
         for _ in range(max_tries):
-            puzzle = _scatter(rng, size, float(density))
+            layout = draw(rng)
+            puzzle = None if layout is None else _layout_grid(*layout)
             if puzzle is not None and self.shortest_path_length(puzzle) >= min_path:
                 return puzzle
         raise UserError(
-            f"could not generate a {size}x{size} obstacle grid (wall density {density}) with "
+            f"could not generate a {size}x{size} {what} with "
             f"a shortest path of at least {min_path} moves in {max_tries} tries"
         )
 
@@ -297,14 +300,9 @@ def _max_open_cells(size: int, loop_fraction: float) -> int:
     return 2 * rooms - 1 + knocked
 
 
-def _scatter(rng: np.random.Generator, size: int, density: float) -> np.ndarray | None:
-    """Random wall cells at `density`, S and G on two random open cells (None if there are
-    fewer than two)."""
-    grid = np.where(rng.random((size, size)) < density, WALL, OPEN).astype(np.uint8)
-    open_cells = np.flatnonzero(grid == OPEN)
-    if len(open_cells) < 2:
-        return None
-    start, goal = rng.choice(open_cells, size=2, replace=False)
+def _layout_grid(walls: np.ndarray, start: int, goal: int) -> np.ndarray:
+    """Puzzle tokens of a random-wall family's (walls, S, G)."""
+    grid = np.where(walls, WALL, OPEN).astype(np.uint8)
     grid.reshape(-1)[start], grid.reshape(-1)[goal] = START, GOAL
     return grid
 

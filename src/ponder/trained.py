@@ -184,7 +184,7 @@ def trace_run(run: TrainedRun, out: Path, segments: int | str | None = None) -> 
     with torch.no_grad(), run.runtime.autocast():
         trace = trace_split(
             run.model, run.data.task, run.data.test, segments=depth.segments,
-            batch_size=depth.batch_size, device=depth.device,
+            batch_size=depth.batch_size, device=depth.device, decode=run.objective.decode,
         )  # fmt: skip
     trace["data"] = str(run.data.root)
     atomic_write_text(out, json.dumps(trace) + "\n")

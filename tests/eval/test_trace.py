@@ -4,13 +4,18 @@ on hand-made answers, how it classes failures, and the CLI's file handling."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import torch
 from support import run, tiny_config
 
 from ponder.data import build_dataset
-from ponder.eval.trace import classify, trace_puzzle
+from ponder.data.dataset import open_dataset
+from ponder.eval.evaluate import keep_givens
+from ponder.eval.trace import classify, trace_puzzle, trace_split
+from ponder.models.base import ModelOutputs
 from ponder.tasks.maze import MAZE, PATH
 from ponder.train.launch import train
 
@@ -95,3 +100,34 @@ def test_a_larger_maze_set_can_be_traced(conv_run, tmp_path, capsys):
     code, _, err = run(["eval", conv_run, "--data", bigger, "--trace", out, "--json"], capsys)
     assert code == 0, err
     assert json.loads(out.read_text())["summary"]["n"] == 3
+
+
+@dataclass
+class _State:
+    z: torch.Tensor  # (B, 1)
+
+
+class _RightOnOpenCells(torch.nn.Module):
+    """Answers the label on every open cell and PATH on every wall, S and G."""
+
+    def init_carry(self, batch_size, device, seq_len=None):
+        return _State(z=torch.zeros(batch_size, 1))
+
+    def forward(self, carry, batch):
+        given = torch.isin(batch["inputs"], torch.tensor(MAZE.given_tokens))
+        tokens = torch.where(given, PATH, batch["labels"]).long()  # (B, L)
+        logits = torch.nn.functional.one_hot(tokens, 6).float()
+        return _State(z=carry.z + 1), ModelOutputs(logits=logits, q_halt=torch.zeros(len(tokens)))
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_the_trace_judges_the_answers_that_evaluation_judges(tiny_maze_dir, kept):
+    """With grid.keep_givens the trace decodes each segment's answer as evaluation does
+    (the given cells copied from the input), so an answer right on the open cells is exact."""
+    split = open_dataset(tiny_maze_dir).test
+    decode = keep_givens(MAZE.given_tokens) if kept else None
+    trace = trace_split(
+        _RightOnOpenCells(), MAZE, split, segments=2, batch_size=4, device=torch.device("cpu"),
+        decode=decode,
+    )  # fmt: skip
+    assert trace["summary"]["exact_by_segment"] == ([1.0, 1.0] if kept else [0.0, 0.0])

@@ -17,6 +17,7 @@ The trace is a JSON file: "puzzles" (one record per puzzle, lists by segment), "
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -33,16 +34,18 @@ MAX_PERIOD = 4  # answers that repeat with a period of 2..4 segments are a cycle
 @torch.no_grad()
 def trace_split(
     model: nn.Module, task, split: Split, *, segments: int, batch_size: int,
-    device: torch.device, window: int = 3, limit: int = 0,
+    device: torch.device, window: int = 3, limit: int = 0, decode: Callable | None = None,
 ) -> dict:  # fmt: skip
-    """Run every example (the first `limit`, 0: all) for `segments` segments and trace it."""
+    """Run every example (the first `limit`, 0: all) for `segments` segments and trace it.
+    `decode(tokens (B, L), batch)` turns each segment's argmax tokens into the answer judged
+    (grid.keep_givens: the given cells copied from the input), as evaluation does."""
     shape = task.grid_shape(split.metadata.seq_len)
     records = []
     for batch in eval_batches(split, batch_size):
         if limit and len(records) >= limit:
             break
         batch = {k: v.to(device) for k, v in batch.items()}
-        answers, changes = _run(model, batch, segments)  # (B, S, L), (B, S)
+        answers, changes = _run(model, batch, segments, decode)  # (B, S, L), (B, S)
         for row, index in enumerate(batch["index"].tolist()):
             puzzle = task.decode(split.inputs[index], shape)
             reference = task.decode(split.labels[index], shape)
@@ -60,7 +63,7 @@ def trace_split(
     }
 
 
-def _run(model: nn.Module, batch: dict, segments: int) -> tuple[np.ndarray, np.ndarray]:
+def _run(model: nn.Module, batch: dict, segments: int, decode) -> tuple[np.ndarray, np.ndarray]:
     """Answers (B, S, L) as argmax tokens, and the state's relative change (B, S) per
     segment: ||s_t - s_t-1|| / max(||s_t-1||, ||s_t||)."""
     carry = model.init_carry(
@@ -72,7 +75,10 @@ def _run(model: nn.Module, batch: dict, segments: int) -> tuple[np.ndarray, np.n
         carry, out = model(carry, batch)
         after = carry_state(carry)
         change = relative_change(before, after)
-        answers.append(out.logits.argmax(-1).to(torch.uint8).cpu())
+        tokens = out.logits.argmax(-1)  # (B, L)
+        if decode is not None:
+            tokens = decode(tokens, batch)
+        answers.append(tokens.to(torch.uint8).cpu())
         changes.append(change.float().cpu())
         before = after
     return torch.stack(answers, 1).numpy(), torch.stack(changes, 1).numpy()

@@ -95,6 +95,12 @@ class GridObjective(Objective):
         self._decode = self._givens_kept(data.task)
         self._given = torch.tensor(data.task.given_tokens) if self._decode else None
 
+    @property
+    def decode(self):
+        """decode(tokens (B, L), batch): the answer judged from a segment's argmax tokens
+        (grid.keep_givens copies the given cells), or None: the tokens as they are."""
+        return self._decode
+
     def _givens_kept(self, task):
         """grid.keep_givens: the decode that copies the task's given cells, else None."""
         if not self.settings.keep_givens:

@@ -1,7 +1,8 @@
 """The `ponder` command (entry point `ponder.cli:main`); see ponder.cli.main.
 
-This module imports nothing but ponder.cli.interrupt (itself only `sys`), so that a Ctrl-C while the command groups are being
-imported still ends as an interrupt (exit 130, one line), not a traceback.
+This module imports nothing but ponder.cli.interrupt (itself only `sys`), so that a Ctrl-C
+while the command groups are being imported still ends as an interrupt (exit 130, one
+line), not a traceback.
 """
 
 from __future__ import annotations

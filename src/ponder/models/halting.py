@@ -41,9 +41,10 @@ class ConvergedState:
     state (its carry), not from the answer or a learned head: a row stops at the first
     segment whose relative state change (relative_change) is at most `tol`. An answer can
     sit still for several segments while the state behind it is still moving (a fill front
-    that has not reached the route yet), which stops the stable rule too early."""
+    that has not reached the route yet), which stops the stable rule too early. No default
+    here: the CLI's (--state-tol) is the one."""
 
-    tol: float = 1e-3
+    tol: float
 
 
 def carry_state(carry) -> torch.Tensor:
@@ -67,8 +68,8 @@ def relative_change(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
 
 
 # Judging's stop rules: a halting rule read from the q heads, the stable-answer rule, the
-# converged-state rule, or "confidence" (DeepThinking's: run to the cap and keep the answer of the segment whose
-# mean per-cell probability of its argmax token was highest).
+# converged-state rule, or "confidence" (DeepThinking's: run to the cap and keep the answer
+# of the segment whose mean per-cell probability of its argmax token was highest).
 StopRule = HaltRule | StableAnswer | ConvergedState | Literal["confidence"]
 
 

@@ -14,8 +14,8 @@ latent search all run a model this way; only what they keep differs:
 The stop rule (`rule`) is a halting rule read from the q heads ("trm", "hrm"; "none" reads
 q_halt as "trm" does), StableAnswer(k) (a row stops k segments after its answer last
 changed; it needs `read`), ConvergedState(tol) (a row stops once its state's relative
-change over a segment is at most tol), or "confidence" (no row stops early; `at_halt` is the answer of
-the segment of highest confidence so far, `halt_step` that segment).
+change over a segment is at most tol), or "confidence" (no row stops early; `at_halt` is
+the answer of the segment of highest confidence so far, `halt_step` that segment).
 Evaluation always runs all N segments (the papers evaluate at the limit) and reports what
 the halting rule would have done.
 """

@@ -270,7 +270,7 @@ def test_ctrl_c_during_the_move_keeps_the_old_dataset(tmp_path: Path, monkeypatc
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["maze", "--size", "100000001"], "maze size must be an integer in 5..99"),
+        (["maze", "--size", "100000001"], "maze size must be an integer in 5..201"),
         (["routing", "--size", "41"], "routing size must be an integer in 6..40"),
         (["skills", "--size", "0"], "size must be a whole number in 6..30, got 0"),
         (["skills", "--size", "31"], "size must be a whole number in 6..30"),

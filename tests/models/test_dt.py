@@ -38,6 +38,19 @@ def test_shapes_and_gradients():
     assert all(p.grad is not None for p in model.parameters())
 
 
+@pytest.mark.parametrize("detached", [False, True])
+def test_halt_detached_keeps_the_halting_loss_out_of_the_recurrence(detached):
+    model = _dt(halt_detached=detached)
+    torch.nn.init.normal_(model.q_head.proj.weight)  # zero at init: no gradient either way
+    carry = model.init_carry(2, "cpu")
+    carry, out = model(carry, {"inputs": torch.randint(0, 6, (2, 49))})
+    out.q_halt.sum().backward()
+    assert model.q_head.proj.weight.grad.abs().sum() > 0  # the head itself always learns
+    trunk = model.blocks[0].conv1.weight.grad
+    reached = trunk is not None and trunk.abs().sum() > 0
+    assert reached != detached
+
+
 def test_runs_on_grids_of_any_size():
     """No weight depends on the grid: the model built for 7x7 answers a 15x15 grid."""
     model = _dt(iterations=2)

@@ -17,7 +17,8 @@ call is one supervision segment of `iterations` iterations, backpropagated in fu
 progressive loss (train.progressive) trains it from states it reached itself.
 
 The halting logit reads the mean of the state: the papers' q_halt, weight 0 and a negative
-bias at init, so `train.halting` and `--halt q` work as for the other models.
+bias at init, so `train.halting` and `--halt q` work as for the other models. Its loss
+(train.halt_loss_weight) reaches the recurrence unless `halt_detached`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ class DTConfig(FrozenConfig):
     """Initial bias of the halting head: negative, so early training does not halt at once."""
     q_continue: bool = False
     """A q_continue output too (train.halting=hrm turns it on)."""
+    halt_detached: bool = False
+    """The halting head reads a detached state: its loss trains the head alone and sends no
+    gradient into the recurrence (the published network has no halting head)."""
 
 
 @dataclass
@@ -131,6 +135,7 @@ class DeepThinking(nn.Module):
         logits = self.head(state)  # (B, V, H, W)
         b = logits.shape[0]
         logits = logits.reshape(b, self.vocab, -1).transpose(1, 2)  # (B, L, V)
-        q_halt, q_continue = self.q_head(state.flatten(2).transpose(1, 2))
+        read = state.detach() if self.config.halt_detached else state
+        q_halt, q_continue = self.q_head(read.flatten(2).transpose(1, 2))  # (B,) each
         carry = DTCarry(state=state.float(), started=torch.ones_like(carry.started))
         return carry, ModelOutputs(logits=logits.float(), q_halt=q_halt, q_continue=q_continue)

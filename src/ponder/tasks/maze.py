@@ -26,9 +26,10 @@ from ponder.tasks.route_errors import error_sites
 # Token ids, as in HRM's Maze-Hard data (PAD=0 so padding never looks like a maze cell).
 PAD, WALL, OPEN, START, GOAL, PATH = 0, 1, 2, 3, 4, 5
 VOCAB_SIZE = 6
-# Generated maze sides. A model reads size * size tokens: 99 is ~10k, far past HRM's hardest
-# mazes (30x30); the bound turns a typo like 100000001 into an error, not a MemoryError.
-MIN_SIZE, MAX_SIZE = 5, 99
+# Generated maze sides. A model reads size * size tokens: 201 is ~40k, far past HRM's hardest
+# mazes (30x30), the largest side that size-agnostic models are judged on (DeepThinking's
+# 201x201); the bound turns a typo like 100000001 into an error, not a MemoryError.
+MIN_SIZE, MAX_SIZE = 5, 201
 DEFAULT_WALL_DENSITY = 0.3  # obstacle grids: share of wall cells
 
 _CHAR_TO_TOKEN = {"#": WALL, " ": OPEN, ".": OPEN, "S": START, "G": GOAL, "o": PATH}

@@ -1,0 +1,47 @@
+"""benchmarks/deep_eval_speed.py: the two depth modes it times, its table and refusals."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling runs.py
+spec = importlib.util.spec_from_file_location("deep_eval_speed", BENCHMARKS / "deep_eval_speed.py")
+speed = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(speed)
+
+
+def test_modes_run_fixed_depth_or_stop_converged_puzzles_at_the_cap():
+    assert speed.MODES["fixed"](64) == ["--segments", "64"]
+    converged = speed.MODES["converged"](64)
+    assert converged[:4] == ["--segments", "auto", "--halt", "converged"]
+    assert converged[-2:] == ["--max-segments", "64"]
+
+
+def test_table_has_one_row_per_measurement():
+    row = {"side": 59, "precision": "bf16", "mode": "converged", "n": 20, "exact": 0.25,
+           "segments_mean": 120.5, "seconds": 40.0, "mazes_per_s": 0.5}  # fmt: skip
+    table = speed.markdown([row, {**row, "precision": "fp32"}]).splitlines()
+    assert len(table) == 4
+    assert table[2] == "| 59 | bf16 | converged | 20 | 25.0 | 120.5 | 40.0 | 0.500 |"
+
+
+@pytest.mark.parametrize(
+    "argv", [["no_such_run"], ["RUN", "--count", "0"], ["RUN", "--sides", "3"]]
+)
+def test_bad_arguments_exit_2(argv, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text("name: x\n")
+    argv = [
+        str(run) if a == "RUN" else str(tmp_path / a) if a == "no_such_run" else a for a in argv
+    ]
+    monkeypatch.setattr(sys, "argv", ["deep_eval_speed.py", *argv])
+    with pytest.raises(SystemExit) as exit_:
+        speed.main()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith("error: ")

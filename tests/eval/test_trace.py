@@ -36,6 +36,8 @@ def test_a_hand_made_trace_records_changes_exactness_and_the_class():
     record = trace_puzzle(MAZE, example, answers, np.array([1.0, 0.5, 0.1, 0.0]), window=1)
     route_cells = int((SOLVED == PATH).sum())
     assert record["cells_changed"] == [0, 1, route_cells - 1, 0]
+    assert record["cells_answered"] == [0, 1, route_cells, route_cells]
+    assert record["cells_wrong"] == [route_cells, route_cells - 1, 0, 0]
     assert record["exact"] == [False, False, True, True]
     assert record["first_exact"] == 3 and record["class"] == "solved"
     assert record["state_change"] == [1.0, 0.5, 0.1, 0.0] and "errors" not in record

@@ -1,6 +1,7 @@
 """What a model does segment by segment (`ponder eval RUN --trace FILE`): per puzzle and
-segment, the answer cells that changed, the relative change of the model's state, and
-whether the answer is exact; then each failure classed by how it ended.
+segment, the answer cells that changed, the cells that differ from the input (answered) and
+from the stored answer (wrong), the relative change of the model's state, and whether the
+answer is exact; then each failure classed by how it ended.
 
 Failure classes, read from the last `window` segments of a puzzle whose final answer is not
 exact:
@@ -90,6 +91,7 @@ def trace_puzzle(task, example: tuple, answers, changes, window: int) -> dict:
     segment's changed cells are counted against the input."""
     inputs, puzzle, reference = example
     shape = puzzle.shape
+    target = task.encode(reference)  # (L,) the stored answer's tokens
     exact, verdict, previous, cells_changed = [], None, inputs, []
     for tokens in answers:
         cells_changed.append(int((tokens != previous).sum()))
@@ -99,6 +101,10 @@ def trace_puzzle(task, example: tuple, answers, changes, window: int) -> dict:
         previous = tokens
     record = {
         "cells_changed": cells_changed,
+        # how the answer grows or shrinks (a maze: the cells marked route), and how far from
+        # the stored answer it is, segment by segment (S,) each
+        "cells_answered": (answers != inputs).sum(-1).tolist(),
+        "cells_wrong": (answers != target).sum(-1).tolist(),
         "state_change": [round(float(c), 6) for c in changes],
         "exact": exact,
         "first_exact": next((s + 1 for s, e in enumerate(exact) if e), None),

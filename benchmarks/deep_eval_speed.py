@@ -62,7 +62,8 @@ def measure(run: str, sets: dict[int, Path], precisions: list[str], segments: in
                 judging = max(seconds - startup, 1e-9)
                 rows.append({"side": side, "precision": precision, "mode": mode,
                              "n": report["n"], "exact": report["exact"],
-                             "segments_mean": report.get("halt_steps_mean") or segments,
+                             "segments_mean": segments if mode == "fixed"
+                             else report["halt_steps_mean"],
                              "seconds": judging, "startup_seconds": startup,
                              "mazes_per_s": report["n"] / judging})  # fmt: skip
                 print(json.dumps(rows[-1]), flush=True)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from support import tiny_config
 
-from ponder.config import config_from_dict
+from ponder.config import TrainConfig, config_from_dict
 from ponder.errors import UserError
 from ponder.models import DataSpec, build_model
 from ponder.models.dt import DTConfig
@@ -54,7 +54,7 @@ def _grads(model):
 
 def test_gradient_flows_only_through_the_segments_after_the_detached_state(monkeypatch):
     model, data, fresh = _setup()
-    monkeypatch.setattr(progressive, "draw_depths", lambda segments: (3, 2))
+    monkeypatch.setattr(progressive, "draw_depths", lambda segments, deepest=None: (3, 2))
     net = Recorder(model)
     result = progressive.progressive_loss(net, fresh, TokenLoss(), data, segments=6, alpha=1.0)
     result.loss.backward()
@@ -81,7 +81,7 @@ def test_gradient_flows_only_through_the_segments_after_the_detached_state(monke
 
 def test_alpha_weighs_the_full_and_the_progressive_branch(monkeypatch):
     model, data, fresh = _setup()
-    monkeypatch.setattr(progressive, "draw_depths", lambda segments: (1, 2))
+    monkeypatch.setattr(progressive, "draw_depths", lambda segments, deepest=None: (1, 2))
     full = progressive.progressive_loss(model, fresh, TokenLoss(), data, 4, alpha=0.0)
     prog = progressive.progressive_loss(model, fresh, TokenLoss(), data, 4, alpha=1.0)
     mixed = progressive.progressive_loss(model, fresh, TokenLoss(), data, 4, alpha=0.25)
@@ -96,6 +96,23 @@ def test_depths_are_drawn_as_published():
     torch.manual_seed(0)
     seen = {progressive.draw_depths(4) for _ in range(2000)}
     assert seen == {(n, k) for n in range(4) for k in range(1, 4 - n + 1)}
+
+
+def test_deeper_starts_keep_k_within_the_training_depth():
+    torch.manual_seed(0)
+    seen = {progressive.draw_depths(4, 10) for _ in range(5000)}
+    assert seen == {(n, k) for n in range(10) for k in range(1, min(4, 10 - n) + 1)}
+    assert progressive.draw_depths(4, 4) in {(n, k) for n in range(4) for k in range(1, 5 - n)}
+
+
+@pytest.mark.parametrize(
+    ("keys", "words"),
+    [({"progressive_depth": 8}, "needs progressive_alpha"),
+     ({"progressive_alpha": 0.5, "progressive_depth": 3}, "at least N_sup")],
+)  # fmt: skip
+def test_progressive_depth_is_refused_where_it_means_nothing(keys, words):
+    with pytest.raises(ValueError, match=words):
+        TrainConfig(N_sup=4, **keys)
 
 
 def _dt_config(data_dir, run_dir, **train_keys):

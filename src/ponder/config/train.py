@@ -164,6 +164,10 @@ class TrainConfig(FrozenConfig):
     (1 - alpha) x the answer's loss after N_sup segments + alpha x its loss after k segments
     run on from a state that n segments reached without gradient (n ~ U{0..N_sup-1},
     k ~ U{1..N_sup-n}, per batch). null: off (deep supervision, one step per segment)."""
+    progressive_depth: int | None = Field(None, gt=0, le=4096)
+    """With progressive_alpha: the deepest state the progressive branch starts from and
+    ends at (n ~ U{0..this-1} segments without gradient, k ~ U{1..min(N_sup, this-n)});
+    null: N_sup, as published. Deeper trains what the model does past its training depth."""
     ema: bool = False
     """Keep an exponential moving average of the weights; evaluation uses it and
     checkpoints hold it."""
@@ -203,7 +207,13 @@ class TrainConfig(FrozenConfig):
         """The progressive loss runs every row for N_sup segments from a fresh start, so the
         per-segment depth rules have nothing to act on."""
         if self.progressive_alpha is None:
+            if self.progressive_depth is not None:
+                raise ValueError("progressive_depth needs progressive_alpha")
             return self
+        if self.progressive_depth is not None and self.progressive_depth < self.N_sup:
+            raise ValueError(
+                f"progressive_depth ({self.progressive_depth}) must be at least N_sup ({self.N_sup})"
+            )
         clash = [k for k in ("random_depth", "progressive_segments") if getattr(self, k)]
         if self.halting == "hrm":
             clash.append("halting: hrm")

@@ -204,8 +204,9 @@ class Trainer:
 
         with self.rt.autocast():
             result = progressive_loss(
-                self.net, fresh_carry, self.objective, rows.data, tc.N_sup, tc.progressive_alpha
-            )
+                self.net, fresh_carry, self.objective, rows.data, tc.N_sup,
+                tc.progressive_alpha, tc.progressive_depth,
+            )  # fmt: skip
         loss, parts = result.loss, result.parts
         for name, term in result.outputs.aux_losses.items():
             loss = loss + term

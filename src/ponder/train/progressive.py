@@ -10,7 +10,9 @@ segments, with gradient through every segment of each branch:
 
     loss = (1 - alpha) * full + alpha * progressive
 
-n and k are drawn once per batch, as the published trainer does. The progressive branch
+n and k are drawn once per batch, as the published trainer does. train.progressive_depth D
+(> N) draws n ~ U{0..D-1} and k ~ U{1..min(N, D-n)} instead: the model is also trained from
+states deeper than the training depth, where a model judged on larger grids runs. The progressive branch
 teaches the model to go on from states it reached itself, so that iterating past the
 training depth keeps improving the answer rather than breaking it. A branch whose weight
 is 0 is not computed. With a DeepThinking model of `iterations: 1`, a segment is one
@@ -37,10 +39,13 @@ class ProgressiveResult:
     correct: torch.Tensor  # (B,) bool: the logged answer matches its label
 
 
-def draw_depths(segments: int) -> tuple[int, int]:
-    """(n, k): n ~ U{0..segments-1} segments without gradient, then k ~ U{1..segments-n}."""
-    n = int(torch.randint(0, segments, ()).item())
-    k = int(torch.randint(1, segments - n + 1, ()).item())
+def draw_depths(segments: int, deepest: int | None = None) -> tuple[int, int]:
+    """(n, k): n ~ U{0..deepest-1} segments without gradient, then k ~ U{1..min(segments,
+    deepest-n)} with it. deepest None (or = segments) is the published draw, k <= segments - n;
+    deeper starts train the model on states past the training depth (train.progressive_depth)."""
+    deepest = deepest or segments
+    n = int(torch.randint(0, deepest, ()).item())
+    k = int(torch.randint(1, min(segments, deepest - n) + 1, ()).item())
     return n, k
 
 
@@ -59,9 +64,11 @@ def progressive_loss(
     data: dict[str, torch.Tensor],
     segments: int,
     alpha: float,
+    deepest: int | None = None,
 ) -> ProgressiveResult:
     """Both branches on the same batch `data` (inputs and labels (B, L)); `fresh_carry()`
-    gives the carry a row starts from. Call inside the run's autocast."""
+    gives the carry a row starts from; `deepest` bounds n + k (None: segments, as
+    published). Call inside the run's autocast."""
     terms, logged = [], None
     if alpha < 1:
         _, full = run_segments(net, fresh_carry(), data, segments)
@@ -70,7 +77,7 @@ def progressive_loss(
         logged = (full, parts, correct)
         parts["loss_full"] = loss.detach()
     if alpha > 0:
-        n, k = draw_depths(segments)
+        n, k = draw_depths(segments, deepest)
         with torch.no_grad():
             carry, _ = run_segments(net, fresh_carry(), data, n)
         _, out = run_segments(net, carry_detach(carry), data, k)

@@ -23,10 +23,11 @@ import json
 import time
 from pathlib import Path
 
+from maze_extrapolation import min_path
+
 from ponder.data import build_dataset
 from runs import ponder, refuse
 
-FLOOR = 0.115  # perfect mazes: the shortest route keeps at least 0.115 x side^2 moves
 MODES = {
     "fixed": lambda n: ["--segments", str(n)],
     "converged": lambda n: ["--segments", "auto", "--halt", "converged", "--max-segments", str(n)],
@@ -37,8 +38,8 @@ def test_set(root: Path, side: int, count: int) -> Path:
     """`count` perfect side x side mazes, built once under root and reused."""
     out = root / f"dfs{side}_{count}"
     if not (out / "test").is_dir():
-        min_path = round(FLOOR * side * side)
-        build_dataset("maze", out, size=side, min_path=min_path, seed=1, train=1, test=count)
+        floor = min_path("dfs", side)  # the extrapolation benchmark's perfect-maze floor
+        build_dataset("maze", out, size=side, min_path=floor, seed=1, train=1, test=count)
     return out
 
 

@@ -12,8 +12,8 @@ segments, with gradient through every segment of each branch:
 
 n and k are drawn once per batch, as the published trainer does. train.progressive_depth D
 (> N) draws n ~ U{0..D-1} and k ~ U{1..min(N, D-n)} instead: the model is also trained from
-states deeper than the training depth, where a model judged on larger grids runs. The progressive branch
-teaches the model to go on from states it reached itself, so that iterating past the
+states deeper than the training depth, where a model judged on larger grids runs. The
+progressive branch teaches the model to go on from states it reached itself, so that iterating past the
 training depth keeps improving the answer rather than breaking it. A branch whose weight
 is 0 is not computed. With a DeepThinking model of `iterations: 1`, a segment is one
 iteration, and N_sup is the published max_iters.

@@ -26,6 +26,7 @@ from pathlib import Path
 from maze_extrapolation import min_path
 
 from ponder.data import build_dataset
+from ponder.tasks.maze import MAX_SIZE, MIN_SIZE
 from runs import ponder, refuse
 
 MODES = {
@@ -104,8 +105,10 @@ def main() -> None:
     args = parser.parse_args()
     if not (Path(args.run) / "config.yaml").is_file():
         refuse(f"{args.run} is not a run directory (no config.yaml)")
-    if args.count < 1 or args.segments < 1 or min(args.sides) < 5:
-        refuse("--count and --segments must be at least 1, every side at least 5")
+    if args.count < 1 or args.segments < 1:
+        refuse("--count and --segments must be at least 1")
+    if not all(MIN_SIZE <= side <= MAX_SIZE for side in args.sides):
+        refuse(f"every side must be in {MIN_SIZE}..{MAX_SIZE}, got {args.sides}")
     sets = {side: test_set(args.data, side, args.count) for side in args.sides}
     startup_set = test_set(args.data, min(args.sides), 1)
     rows = measure(args.run, sets, args.precisions, args.segments, args.threads, startup_set)

@@ -31,7 +31,13 @@ def test_table_has_one_row_per_measurement():
 
 
 @pytest.mark.parametrize(
-    "argv", [["no_such_run"], ["RUN", "--count", "0"], ["RUN", "--sides", "3"]]
+    "argv",
+    [
+        ["no_such_run"],
+        ["RUN", "--count", "0"],
+        ["RUN", "--sides", "3"],
+        ["RUN", "--sides", "59", "203"],
+    ],
 )
 def test_bad_arguments_exit_2(argv, tmp_path, monkeypatch, capsys):
     run = tmp_path / "run"

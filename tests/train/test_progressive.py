@@ -12,6 +12,7 @@ from ponder.config import TrainConfig, config_from_dict
 from ponder.errors import UserError
 from ponder.models import DataSpec, build_model
 from ponder.models.dt import DTConfig
+from ponder.models.halting import carry_state, relative_change
 from ponder.train import progressive
 from ponder.train.launch import train
 
@@ -158,3 +159,62 @@ def test_a_trm_trains_with_it_too(tiny_maze_dir, tmp_path):
     run_dir = train(config, quiet=True)
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert any('"train/loss_progressive"' in line for line in lines)
+
+
+class Judged(TokenLoss):
+    """TokenLoss with the rows it calls exact fixed by the test (B,) bool."""
+
+    def __init__(self, exact):
+        self.exact = torch.tensor(exact)
+
+    def loss(self, out, data, target):
+        loss, parts, _ = super().loss(out, data, target)
+        return loss, parts, self.exact
+
+
+def test_stability_adds_the_state_change_of_exact_rows(monkeypatch):
+    model, data, fresh = _setup()
+    monkeypatch.setattr(progressive, "draw_depths", lambda segments, deepest=None: (1, 2))
+    judged = Judged([True, False, True])
+    plain = progressive.progressive_loss(model, fresh, judged, data, 4, alpha=1.0)
+    stable = progressive.progressive_loss(model, fresh, judged, data, 4, 1.0, stability=0.5)
+    carry = fresh()
+    for _ in range(3):  # n + k = 3 segments reach s_k, then one more
+        carry, _ = model(carry, data)
+    after, _ = model(carry, data)
+    change = relative_change(carry_state(carry), carry_state(after))
+    expected = (change[0] + change[2]) / 3
+    assert change.min() > 0  # the term is not trivially zero on this model
+    assert torch.allclose(stable.parts["loss_stability"], expected, atol=1e-6)
+    assert torch.allclose(stable.loss, plain.loss + 0.5 * expected, atol=1e-6)
+
+
+def test_stability_ignores_rows_whose_answer_is_wrong_and_trains_the_recurrence(monkeypatch):
+    model, data, fresh = _setup()
+    monkeypatch.setattr(progressive, "draw_depths", lambda segments, deepest=None: (1, 2))
+
+    def run(exact, stability):
+        judged = Judged([exact] * 3)
+        return progressive.progressive_loss(model, fresh, judged, data, 4, 1.0, stability=stability)
+
+    assert run(False, 0.5).parts["loss_stability"] == 0
+    assert torch.allclose(run(False, 0.5).loss, run(False, 0.0).loss)
+    grads = []
+    for stability in (0.0, 0.5):
+        model.zero_grad(set_to_none=True)
+        run(True, stability).loss.backward()
+        grads.append(model.recall.weight.grad.clone())
+    assert not torch.allclose(grads[0], grads[1])
+
+
+def test_stability_needs_the_progressive_branch():
+    with pytest.raises(ValueError, match="stability_weight needs progressive_alpha"):
+        TrainConfig(N_sup=4, stability_weight=0.1)
+    with pytest.raises(ValueError, match="stability_weight needs progressive_alpha"):
+        TrainConfig(N_sup=4, stability_weight=0.1, progressive_alpha=0.0)
+
+
+def test_the_engine_trains_with_the_stability_term(tiny_maze_dir, tmp_path):
+    config = _dt_config(tiny_maze_dir, tmp_path / "run", progressive_alpha=0.5, stability_weight=1)
+    lines = (train(config) / "metrics.jsonl").read_text().splitlines()
+    assert any('"train/loss_stability"' in line for line in lines)

@@ -168,6 +168,10 @@ class TrainConfig(FrozenConfig):
     """With progressive_alpha: the deepest state the progressive branch starts from and
     ends at (n ~ U{0..this-1} segments without gradient, k ~ U{1..min(N_sup, this-n)});
     null: N_sup, as published. Deeper trains what the model does past its training depth."""
+    stability_weight: float = Field(0.0, ge=0)
+    """With progressive_alpha > 0: weight of a stability term, the state's relative change
+    over one more segment after the progressive branch, on rows whose answer is exact
+    (pushes a solved puzzle to a fixed point); 0: off."""
     ema: bool = False
     """Keep an exponential moving average of the weights; evaluation uses it and
     checkpoints hold it."""
@@ -206,6 +210,8 @@ class TrainConfig(FrozenConfig):
     def _progressive_trains_whole_episodes(self) -> TrainConfig:
         """The progressive loss runs every row for N_sup segments from a fresh start, so the
         per-segment depth rules have nothing to act on."""
+        if self.stability_weight > 0 and not self.progressive_alpha:
+            raise ValueError("stability_weight needs progressive_alpha above 0")
         if self.progressive_alpha is None:
             if self.progressive_depth is not None:
                 raise ValueError("progressive_depth needs progressive_alpha")

@@ -205,7 +205,7 @@ class Trainer:
         with self.rt.autocast():
             result = progressive_loss(
                 self.net, fresh_carry, self.objective, rows.data, tc.N_sup,
-                tc.progressive_alpha, tc.progressive_depth,
+                tc.progressive_alpha, tc.progressive_depth, tc.stability_weight,
             )  # fmt: skip
         loss, parts = result.loss, result.parts
         for name, term in result.outputs.aux_losses.items():

@@ -17,6 +17,16 @@ progressive branch teaches the model to go on from states it reached itself, so 
 training depth keeps improving the answer rather than breaking it. A branch whose weight
 is 0 is not computed. With a DeepThinking model of `iterations: 1`, a segment is one
 iteration, and N_sup is the published max_iters.
+
+train.stability_weight w > 0 adds a stability term to the progressive branch: one more
+segment with gradient from the state s_k its k segments reached, and
+
+    stability = w x mean over rows of [answer after k exact] x ||s_k+1 - s_k|| / ||s||
+
+(relative to the larger of the two norms, ponder.models.halting.relative_change): a row
+whose answer is right is pushed towards a fixed point, so that iterating on does not move
+it (a trace of the detached DT preset showed failures drifting 8-10% per segment past the
+training depth, part 12).
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import torch
 from torch import nn
 
 from ponder.models.base import ModelOutputs, carry_detach
+from ponder.models.halting import carry_state, relative_change
 from ponder.objectives.base import Objective
 
 
@@ -65,10 +76,12 @@ def progressive_loss(
     segments: int,
     alpha: float,
     deepest: int | None = None,
+    stability: float = 0.0,
 ) -> ProgressiveResult:
     """Both branches on the same batch `data` (inputs and labels (B, L)); `fresh_carry()`
     gives the carry a row starts from; `deepest` bounds n + k (None: segments, as
-    published). Call inside the run's autocast."""
+    published); `stability` weighs the stability term (needs alpha > 0). Call inside the
+    run's autocast."""
     terms, logged = [], None
     if alpha < 1:
         _, full = run_segments(net, fresh_carry(), data, segments)
@@ -80,11 +93,24 @@ def progressive_loss(
         n, k = draw_depths(segments, deepest)
         with torch.no_grad():
             carry, _ = run_segments(net, fresh_carry(), data, n)
-        _, out = run_segments(net, carry_detach(carry), data, k)
+        carry, out = run_segments(net, carry_detach(carry), data, k)
         loss, parts, correct = objective.loss(out, data, None)
         terms.append(alpha * loss)
         if logged is None:
             logged = (out, parts, correct)
         logged[1]["loss_progressive"] = loss.detach()
+        if stability > 0:
+            term = stability_term(net, carry, data, correct)
+            terms.append(stability * term)
+            logged[1]["loss_stability"] = term.detach()
     out, parts, correct = logged
     return ProgressiveResult(sum(terms), out, parts, correct)
+
+
+def stability_term(net: nn.Module, carry, data: dict, correct: torch.Tensor) -> torch.Tensor:
+    """Scalar: the mean over the B rows of the state's relative change over one more
+    segment from `carry`, counted on rows whose answer is exact (`correct`, (B,) bool, no
+    gradient) and 0 elsewhere; gradient flows through both states."""
+    after, _ = net(carry, data)
+    change = relative_change(carry_state(carry), carry_state(after))  # (B,)
+    return (change * correct.detach().float()).mean()

@@ -156,6 +156,14 @@ def test_csv_import_subsamples_with_a_seed_and_augments(rows, tmp_path):
     check_dataset(a)
 
 
+@pytest.mark.parametrize("header", ["source,question,answer,rating\n", HEADER])
+def test_csv_import_reads_sudoku_extremes_header_and_the_short_one(header, rows, tmp_path):
+    # Sudoku-Extreme's files have the long header; ponder once refused them (issue 26).
+    path = write_csv(tmp_path / "all.csv", rows[:3], header=header)
+    out = import_sudoku_csv(path, tmp_path / "d", subsample=2, test=None, seed=0)
+    assert load_split(out, "train").num_examples == 2 and load_split(out, "test").num_examples == 1
+
+
 def test_csv_import_min_rating_and_a_single_file(rows, tmp_path):
     path = write_csv(tmp_path / "all.csv", rows)
     floor = sorted(r for _, _, r in rows)[6]
@@ -195,7 +203,7 @@ def _bad(rows, kind):
     [
         (
             lambda rows, p: write_csv(p, rows, header="q,a,rating\n"),
-            "line 1 must be the header source,q,a,rating",
+            "line 1 must be the header source,question,answer,rating",
         ),  # fmt: skip
         (
             lambda rows, p: write_csv(p, [(rows[0][0][:80], rows[0][1], 0)]),

@@ -37,7 +37,11 @@ from ponder.tasks.sudoku import DIGIT0, SUDOKU, VOCAB_SIZE, check_generate_args,
 from ponder.tasks.sudoku_solver import BOXES, generate_puzzle, search
 
 MAX_AUG = 10_000  # views per training puzzle (the papers use 1000)
-CSV_COLUMNS = ("source", "q", "a", "rating")
+# Sudoku-Extreme's own header (sapientinc/sudoku-extreme's train.csv and test.csv); HRM's
+# builder skips line 1 unread, so the short names its code unpacks the columns into are
+# accepted too.
+CSV_COLUMNS = ("source", "question", "answer", "rating")
+CSV_HEADERS = (CSV_COLUMNS, ("source", "q", "a", "rating"))
 MAX_DUPLICATES_IN_A_ROW = 1000
 
 
@@ -165,11 +169,12 @@ def import_sudoku_csv(
     aug: int = 0,
     overwrite: bool = False,
 ) -> Path:
-    """Sudoku-Extreme from its CSVs (`source,q,a,rating`, '.' for blanks): `source` is a
-    folder holding train.csv and test.csv, as the dataset ships, or one CSV split into both.
-    `subsample` training puzzles (None: all) and `test` test puzzles (None: all) are drawn
-    without replacement from a generator seeded with `seed` (HRM's builder draws unseeded),
-    after keeping rows of rating >= `min_rating` (both splits, as HRM's builder does).
+    """Sudoku-Extreme from its CSVs (`source,question,answer,rating`, '.' for blanks):
+    `source` is a folder holding train.csv and test.csv, as the dataset ships, or one CSV
+    split into both. `subsample` training puzzles (None: all) and `test` test puzzles
+    (None: all) are drawn without replacement from a generator seeded with `seed` (HRM's
+    builder draws unseeded), after keeping rows of rating >= `min_rating` (both splits, as
+    HRM's builder does).
     Every training puzzle must have one solution (its label would be ambiguous otherwise;
     the solver checks each); a test puzzle need not, as the verifier accepts any valid
     completion."""
@@ -267,10 +272,10 @@ def read_sudoku_csv(path: Path, min_rating: int = 0) -> tuple[np.ndarray, np.nda
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.reader(f)
             header = next(reader, None)
-            if header is None or [h.strip() for h in header] != list(CSV_COLUMNS):
+            if header is None or tuple(h.strip() for h in header) not in CSV_HEADERS:
                 raise UserError(
-                    f"{path}: line 1 must be the header {','.join(CSV_COLUMNS)}, "
-                    f"got {','.join(header or [])!r}"
+                    f"{path}: line 1 must be the header {','.join(CSV_COLUMNS)} "
+                    f"(or source,q,a,rating), got {','.join(header or [])!r}"
                 )
             for line, row in enumerate(reader, start=2):
                 if len(row) != 4:

@@ -7,10 +7,12 @@ import torch
 
 from ponder.config import load_config
 from ponder.models import DataSpec, build_model, count_parameters, size_bound_reason
+from ponder.models.feedforward import rms_norm
 from ponder.models.hrm import HRMConfig
 from ponder.models.mixers import SequenceMLP
 from ponder.models.transformer import TransformerConfig
 from ponder.models.trm import TRMConfig
+from ponder.models.trunk import Block
 
 SPEC = DataSpec(vocab_size=11, seq_len=36, grid_shape=(6, 6))
 
@@ -83,3 +85,30 @@ def test_paper_recipe_has_trms_5m_parameters():
     with torch.device("meta"):
         model = build_model(config, DataSpec(vocab_size=11, seq_len=81, grid_shape=(9, 9)))
     assert 4.9e6 < count_parameters(model) < 5.2e6  # TRM reports 5M for its MLP Sudoku model
+
+
+def test_the_sequence_norm_normalises_each_channel_over_the_positions():
+    """mlp_mixer_norm 'sequence' (the official TRM's mlp_t) normalises x + mix(x) over the
+    positions of each channel; 'hidden' (the default) over the channels of each position."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 10, 8)  # (B, L, D)
+    hidden = Block(8, 2, 4.0, 16, mlp_length=10)
+    sequence = Block(8, 2, 4.0, 16, mlp_length=10, mix_norm_over_sequence=True)
+    sequence.load_state_dict(hidden.state_dict())
+    mixed = x + hidden.attn(x)
+    normed = {
+        "hidden": rms_norm(mixed),
+        "sequence": rms_norm(mixed.transpose(1, 2)).transpose(1, 2),
+    }
+    for block, h in ((hidden, normed["hidden"]), (sequence, normed["sequence"])):
+        assert torch.allclose(block(x, None, None), rms_norm(h + block.mlp(h)), atol=1e-6)
+    assert not torch.allclose(hidden(x, None, None), sequence(x, None, None), atol=1e-2)
+
+
+def test_the_sequence_norm_is_off_by_default_and_needs_the_mlp_mixer():
+    assert TRMConfig(mixer="mlp").mlp_mixer_norm == "hidden"
+    config = TRMConfig(hidden_size=32, num_heads=2, mixer="mlp", mlp_mixer_norm="sequence")
+    model = build_model(config, SPEC)
+    assert all(b.mix_norm_over_sequence for b in model.net.blocks)
+    with pytest.raises(ValueError, match="needs mixer 'mlp'"):
+        TRMConfig(mlp_mixer_norm="sequence")

@@ -169,6 +169,10 @@ class TrunkConfig(FrozenConfig):
     """Token mixer of each block: self-attention (the papers), a dense 3x3 convolution over
     the grid (a locality prior that makes a recursive model a learned cellular automaton), or
     TRM's MLP over the sequence axis (its best Sudoku model; tied to one sequence length)."""
+    mlp_mixer_norm: Literal["hidden", "sequence"] = "hidden"
+    """With mixer mlp, the axis of the RMSNorm after the mixer's residual: hidden (each
+    position over its channels, as after attention) or sequence (each channel over the
+    positions, as the official TRM code's mlp_t does; set when importing its checkpoints)."""
     q_pool: Literal["first", "mean"] = "first"
     """Where q_halt reads the state (papers: first)."""
     halt_bias_init: float = -5.0
@@ -192,6 +196,8 @@ class TrunkConfig(FrozenConfig):
             raise ValueError(
                 "mixer 'conv' mixes grid cells only; puzzle_emb_len needs mixer 'attention'"
             )
+        if self.mlp_mixer_norm == "sequence" and self.mixer != "mlp":
+            raise ValueError("mlp_mixer_norm 'sequence' needs mixer 'mlp'")
         if self.demo_encoder is not None and self.puzzle_emb_len == 0:
             raise ValueError("demo_encoder needs puzzle_emb_len > 0 prefix tokens to fill")
         if self.puzzle_emb_dim > self.puzzle_emb_len * self.hidden_size:

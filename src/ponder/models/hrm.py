@@ -87,11 +87,11 @@ class HRM(nn.Module):
                 for step in range(cfg.L_cycles):
                     last = h == cfg.H_cycles - 1 and step == cfg.L_cycles - 1
                     if not last:
-                        z_L = self.L(z_L + z_H + x)
+                        z_L = self.L(z_L + (z_H + x))  # the official code's order of sums
                 if h < cfg.H_cycles - 1:
                     z_H = self.H(z_H + z_L)
         # 1-step gradient: only the final L and H updates are differentiated.
-        z_L = self.L(z_L + z_H + x)
+        z_L = self.L(z_L + (z_H + x))
         z_H = self.H(z_H + z_L)
         q_halt, q_continue = self.q_head(z_H)
         logits = self.lm_head(z_H[:, self.prefix :])  # grid positions only: (B, L, V) or pointers

@@ -20,7 +20,9 @@ from ponder.models.rotary import RotaryEmbedding
 class Block(nn.Module):
     """Post-norm block: x <- norm(x + mix(x)); x <- norm(x + mlp(x)), where mix is
     self-attention, a grid convolution (grid_shape) or an MLP over the sequence
-    (mlp_length positions)."""
+    (mlp_length positions). With `mix_norm_over_sequence` the first norm runs over the
+    positions of each channel instead of the channels of each position (official TRM's
+    mlp_t)."""
 
     def __init__(
         self,
@@ -31,8 +33,10 @@ class Block(nn.Module):
         grid_shape: tuple[int, int] | None = None,
         mlp_length: int | None = None,
         cross_heads: int = 0,
+        mix_norm_over_sequence: bool = False,
     ):
         super().__init__()
+        self.mix_norm_over_sequence = mix_norm_over_sequence
         # The mixer keeps the name `attn` so checkpoints of either kind read the same way.
         if mlp_length is not None:
             self.attn = SequenceMLP(mlp_length, expansion, multiple_of)
@@ -51,7 +55,11 @@ class Block(nn.Module):
         head_weights: torch.Tensor | None = None,
         memory: Memory | None = None,
     ) -> torch.Tensor:
-        x = rms_norm(x + self.attn(x, rotary, mask, head_weights))
+        x = x + self.attn(x, rotary, mask, head_weights)  # (B, L, D)
+        if self.mix_norm_over_sequence:
+            x = rms_norm(x.transpose(1, 2)).transpose(1, 2)  # each channel over its L
+        else:
+            x = rms_norm(x)
         if self.cross is not None and memory is not None:
             x = rms_norm(x + self.cross(x, memory))  # read the demonstrations' cells
         return rms_norm(x + self.mlp(x))
@@ -76,15 +84,17 @@ class Trunk(nn.Module):
         mixer: str = "attention",
         prefix: int = 0,
         cross_heads: int = 0,
+        mlp_mixer_norm: str = "hidden",
     ):
         super().__init__()
         if mixer == "conv" and prefix:
             raise ValueError("a grid convolution cannot mix puzzle-embedding tokens")
         conv_grid = require_grid(grid_shape) if mixer == "conv" else None
         mlp_length = prefix + seq_len if mixer == "mlp" else None  # TRM's mlp_t
+        over_sequence = mixer == "mlp" and mlp_mixer_norm == "sequence"
+        shape = (hidden, num_heads, expansion, multiple_of, conv_grid, mlp_length, cross_heads)
         self.blocks = nn.ModuleList(
-            Block(hidden, num_heads, expansion, multiple_of, conv_grid, mlp_length, cross_heads)
-            for _ in range(num_layers)
+            Block(*shape, mix_norm_over_sequence=over_sequence) for _ in range(num_layers)
         )
         head_dim = hidden // num_heads
         self.rotary = None
@@ -139,4 +149,5 @@ def build_trunk(config, spec, num_layers: int) -> Trunk:
         mixer=config.mixer,
         prefix=config.puzzle_emb_len,
         cross_heads=memory.num_heads if (memory := getattr(config, "demo_memory", None)) else 0,
+        mlp_mixer_norm=config.mlp_mixer_norm,
     )

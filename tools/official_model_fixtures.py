@@ -23,7 +23,25 @@ forward_dtype float32, on a CPU) this script
    names) and `expected.safetensors` (the batches and, per mode and segment, the logits,
    q_halt_logits, q_continue_logits, the carries z_H and z_L, steps and halted), plus one
    manifest.json (the official commits, this command, torch's version, every config, what
-   was replaced, every file's size and sha256).
+   was replaced, every file's size and sha256),
+6. records training steps (for tests/train/test_official_step.py): the official loss head
+   (models/losses.py ACTLossHead with stablemax_cross_entropy, as config/arch/*.yaml name
+   it) wraps the same model, in training mode with halt_exploration_prob 0, and takes the
+   same 4 batches with labels (LABELS below); each segment's loss is backpropagated as
+   pretrain.py's train_batch does, ((1 / global_batch_size) * loss).backward(), and no
+   optimizer step is taken, so every segment sees the fixture's weights. Written per
+   config: `train_step.json` (each segment's loss and every metric the head returns, as
+   the sums it returns them, and the global batch size pretrain.py divides the losses
+   by) and
+   `train_step.safetensors` (the labels, and at GRADIENT_SEGMENT the gradient of every
+   parameter under its official name, with the puzzle-embedding rows' gradient
+   `inner.puzzle_emb.local_weights` (B, dim) and their identifiers `local_ids`).
+
+LABELS: labels only enter the loss, so they are made from the training run's own
+predictions: the data of batch k's row r (k from 1) is scored until its row halts, and at that last
+segment its labels are the prediction itself (exact) when (k + r) % 3 == 0, the prediction
+with 2 cells changed when it is 1, random tokens when it is 2; every row has 3 cells set to
+the official IGNORE_LABEL_ID (-100). So some halted rows are exact and others are not.
 
 The tests read only these files; they never need the official code, and no official code
 is copied into ponder. What is replaced while the official code runs (nothing else):
@@ -60,16 +78,22 @@ from safetensors.torch import save_file
 
 SEGMENTS = 4
 SEED = 0
+GRADIENT_SEGMENT = 3  # every config has a row past its first segment there (a carried state)
+IGNORED_CELLS, CHANGED_CELLS = 3, 2  # per row of the labels (LABELS in the docstring)
 
 # checkout -> (module, class) of the official ACT wrapper, and files a checkout must have.
 OFFICIAL = {
     "hrm": ("models.hrm.hrm_act_v1", "HierarchicalReasoningModel_ACTV1"),
     "trm": ("models.recursive_reasoning.trm", "TinyRecursiveReasoningModel_ACTV1"),
 }
+LOSS_MODULE = "models.losses"  # ACTLossHead and IGNORE_LABEL_ID, in both checkouts
+LOSS_TYPE = "stablemax_cross_entropy"  # config/arch/{hrm,trm}.yaml's loss.loss_type
 NEEDED = {
-    "hrm": ("models/hrm/hrm_act_v1.py", "models/layers.py", "models/sparse_embedding.py"),
-    "trm": ("models/recursive_reasoning/trm.py", "models/layers.py", "models/sparse_embedding.py"),
-}
+    "hrm": ("models/hrm/hrm_act_v1.py", "models/layers.py", "models/sparse_embedding.py",
+            "models/losses.py"),
+    "trm": ("models/recursive_reasoning/trm.py", "models/layers.py", "models/sparse_embedding.py",
+            "models/losses.py"),
+}  # fmt: skip
 REPOSITORY = {"hrm": "sapientinc/HRM", "trm": "SamsungSAILMontreal/TinyRecursiveModels"}
 
 # What the dataset metadata gives pretrain.py's create_model: batch 3 of a 4x4 grid.
@@ -137,18 +161,22 @@ def _drop_models_package() -> None:
         del sys.modules[name]
 
 
-def load_official_class(checkout: Path, kind: str) -> type:
-    """The official ACT wrapper class imported from `checkout`."""
-    module_name, class_name = OFFICIAL[kind]
+def load_official_module(checkout: Path, module_name: str) -> types.ModuleType:
+    """The official module `module_name` imported from `checkout`."""
     _drop_models_package()
     sys.path.insert(0, str(checkout))
     try:
         with flash_attn_stand_in():
-            module = importlib.import_module(module_name)
+            return importlib.import_module(module_name)
     finally:
         sys.path.remove(str(checkout))
         _drop_models_package()
-    return getattr(module, class_name)
+
+
+def load_official_class(checkout: Path, kind: str) -> type:
+    """The official ACT wrapper class imported from `checkout`."""
+    module_name, class_name = OFFICIAL[kind]
+    return getattr(load_official_module(checkout, module_name), class_name)
 
 
 # --------------------------------------------------------------------------- one config
@@ -227,7 +255,139 @@ def run_segments(
     return recorded
 
 
-def record_config(cls: type, arch: dict[str, Any], folder: Path) -> dict[str, Any]:
+# --------------------------------------------------------------------------- training steps
+
+
+def row_sources(halted: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per segment, (B,) the batch (1-based) each row's data came from: a row takes the
+    new batch's row after it halted (at the first segment every row counts as halted)."""
+    source = torch.ones(halted[0].shape, dtype=torch.long)
+    sources = []
+    for segment in range(1, len(halted) + 1):
+        if segment > 1:
+            source = torch.where(halted[segment - 2], segment, source)
+        sources.append(source)
+    return sources
+
+
+def last_scored(expected: dict[str, torch.Tensor]) -> dict[tuple[int, int], int]:
+    """(batch, row) -> the last segment of the training run that scores that row's data."""
+    halted = [expected[f"train.segment{s}.halted"] for s in range(1, SEGMENTS + 1)]
+    last = {}
+    for segment, source in enumerate(row_sources(halted), start=1):
+        for row, batch in enumerate(source.tolist()):
+            last[(batch, row)] = segment
+    return last
+
+
+def make_labels(
+    expected: dict[str, torch.Tensor], arch: dict[str, Any], gen: torch.Generator, ignore: int
+) -> list[torch.Tensor]:
+    """(B, L) int32 labels per batch (LABELS in the module docstring), read from the
+    training run's predictions and halting flags in `expected`."""
+    b, length, vocab = arch["batch_size"], arch["seq_len"], arch["vocab_size"]
+    labels = [torch.randint(0, vocab, (b, length), generator=gen) for _ in range(SEGMENTS)]
+    scored = last_scored(expected)
+    for batch, rows in enumerate(labels, start=1):
+        for row in range(b):
+            cells = torch.randperm(length, generator=gen)  # (L,) which cells to ignore, change
+            kind, segment = (batch + row) % 3, scored.get((batch, row))
+            if segment is not None and kind < 2:
+                rows[row] = expected[f"train.segment{segment}.logits"][row].argmax(-1)
+                if kind == 1:
+                    changed = cells[IGNORED_CELLS : IGNORED_CELLS + CHANGED_CELLS]
+                    rows[row, changed] = (rows[row, changed] + 1) % vocab
+            rows[row, cells[:IGNORED_CELLS]] = ignore
+    return [rows.to(torch.int32) for rows in labels]
+
+
+def _zero_grads(model: torch.nn.Module) -> None:
+    """As optimizer.zero_grad() in pretrain.py: the dense parameters and the sparse
+    embedding's local_weights (a buffer that requires grad; its optimizer's parameter)."""
+    for param in model.parameters():
+        param.grad = None
+    model.inner.puzzle_emb.local_weights.grad = None
+
+
+def gradients(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Every parameter's gradient under its official name, and the puzzle-embedding rows'
+    (B, dim) with their identifiers (B,). A parameter without one is an error."""
+    missing = [name for name, p in model.named_parameters() if p.grad is None]
+    if missing:
+        raise RuntimeError(f"official parameter {missing[0]} got no gradient")
+    grads = {f"grad.{name}": p.grad for name, p in model.named_parameters()}
+    emb = model.inner.puzzle_emb
+    grads["grad.inner.puzzle_emb.local_weights"] = emb.local_weights.grad
+    grads["inner.puzzle_emb.local_ids"] = emb.local_ids
+    return {k: v.detach().clone().contiguous() for k, v in grads.items()}
+
+
+def _same_forward(outputs: dict, carry: Any, expected: dict, segment: int) -> None:
+    """The loss head's forward is the training run's, bit for bit (labels enter no forward)."""
+    for key, value in (("logits", outputs["logits"]), ("halted", carry.halted)):
+        if not torch.equal(value, expected[f"train.segment{segment}.{key}"]):
+            raise RuntimeError(f"segment {segment}: the loss head's {key} is not the run's")
+
+
+def run_training_steps(
+    model: torch.nn.Module,
+    loss_head_cls: type,
+    batches: list[dict[str, torch.Tensor]],
+    labels: list[torch.Tensor],
+    expected: dict[str, torch.Tensor],
+) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
+    """SEGMENTS steps of pretrain.py's train_batch without the optimizer step: per segment
+    the loss head's loss and metrics (as it returns them: sums over the batch), and the
+    gradients of the step at GRADIENT_SEGMENT."""
+    head = loss_head_cls(model, loss_type=LOSS_TYPE)
+    head.train()
+    batches = [
+        {**{k: v.to(torch.int32) for k, v in batch.items()}, "labels": rows}
+        for batch, rows in zip(batches, labels, strict=True)
+    ]
+    global_batch_size = batches[0]["inputs"].shape[0]
+    carry, steps, grads = head.initial_carry(batches[0]), [], {}
+    for segment, batch in enumerate(batches, start=1):
+        _zero_grads(model)
+        carry, loss, metrics, outputs, _ = head(return_keys=["logits"], carry=carry, batch=batch)
+        ((1 / global_batch_size) * loss).backward()  # pretrain.py's train_batch
+        _same_forward(outputs, carry, expected, segment)
+        metrics = {k: v.item() for k, v in sorted(metrics.items())}
+        steps.append({"segment": segment, "loss": loss.item(), "metrics": metrics})
+        if segment == GRADIENT_SEGMENT:
+            grads = gradients(model)
+    _zero_grads(model)
+    return steps, grads
+
+
+def record_training_steps(
+    model: torch.nn.Module,
+    losses: types.ModuleType,
+    arch: dict[str, Any],
+    batches: list[dict[str, torch.Tensor]],
+    expected: dict[str, torch.Tensor],
+    folder: Path,
+) -> None:
+    """Write train_step.json and train_step.safetensors (see the module docstring)."""
+    gen = torch.Generator().manual_seed(SEED + 2)
+    labels = make_labels(expected, arch, gen, losses.IGNORE_LABEL_ID)
+    steps, grads = run_training_steps(model, losses.ACTLossHead, batches, labels, expected)
+    tensors = {f"batch{s}.labels": rows for s, rows in enumerate(labels, start=1)}
+    save_file({**tensors, **grads}, str(folder / "train_step.safetensors"))
+    record = {
+        "loss_head": f"{LOSS_MODULE}.ACTLossHead",
+        "loss_type": LOSS_TYPE,
+        "ignore_label_id": losses.IGNORE_LABEL_ID,
+        "global_batch_size": arch["batch_size"],
+        "gradient_segment": GRADIENT_SEGMENT,
+        "segments": steps,
+    }
+    (folder / "train_step.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+def record_config(
+    cls: type, losses: types.ModuleType, arch: dict[str, Any], folder: Path
+) -> dict[str, Any]:
     """Build, perturb and run one official model; write its weights and expected tensors."""
     torch.manual_seed(SEED)
     model = cls(dict(arch))
@@ -245,6 +405,7 @@ def record_config(cls: type, arch: dict[str, Any], folder: Path) -> dict[str, An
     expected.update(run_segments(model, batches, training=False))
     expected.update(run_segments(model, batches, training=True))
     save_file(expected, str(folder / "expected.safetensors"))
+    record_training_steps(model, losses, arch, batches, expected, folder)
     return {"perturbed_after_init": perturbed, "q_halt_bias_shift": shift}
 
 
@@ -310,12 +471,13 @@ def build(checkouts: dict[str, Path], out: Path, command: str) -> None:
     failure leaves the old fixtures as they were."""
     commits = {kind: official_commit(path) for kind, path in checkouts.items()}
     classes = {kind: load_official_class(path, kind) for kind, path in checkouts.items()}
+    losses = {kind: load_official_module(path, LOSS_MODULE) for kind, path in checkouts.items()}
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".official_models_", dir=out.parent))
     try:
         configs = {}
         for name, (kind, arch) in CONFIGS.items():
-            made = record_config(classes[kind], arch, staging / name)
+            made = record_config(classes[kind], losses[kind], arch, staging / name)
             module, cls = OFFICIAL[kind]
             configs[name] = {"official": kind, "class": f"{module}.{cls}", "arch": arch,
                              "torch_seed": SEED, **made}  # fmt: skip
@@ -334,6 +496,17 @@ def build(checkouts: dict[str, Path], out: Path, command: str) -> None:
             "modes": {
                 "eval": "model.eval(): a row halts at halt_max_steps",
                 "train": "model.train(), halt_exploration_prob 0: the official Q rule halts",
+            },
+            "training_step": {
+                "loss_head": f"{LOSS_MODULE}.ACTLossHead(model, loss_type={LOSS_TYPE!r})",
+                "backward": "((1 / global_batch_size) * loss).backward(), as pretrain.py",
+                "optimizer": "none: every segment sees the fixture's weights",
+                "gradients_at_segment": GRADIENT_SEGMENT,
+                "labels": (
+                    "a row's data, at the last segment that scores it: the prediction (exact) "
+                    "when (batch + row) % 3 == 0, with 2 cells changed when 1, random when 2; "
+                    f"{IGNORED_CELLS} cells per row IGNORE_LABEL_ID"
+                ),
             },
             "configs": configs,
             "files": file_entries(staging),

@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("runs",),  # a run's dataset and objective assembled from its config
     ("train",),  # the engine, checkpoints, launch
     ("trained",),  # a trained run reloaded; `ponder eval` and `ponder solve`
+    ("official",),  # official checkpoints in and out: writes the trainer's checkpoint
     ("experiments", "parity", "config_reference"),
     ("demo",),
     ("cli",),

@@ -17,6 +17,7 @@ import threading
 from ponder.cli.args import Parser
 from ponder.cli.data import add_data_parsers
 from ponder.cli.interrupt import interrupted
+from ponder.cli.official import add_official_parsers
 from ponder.cli.puzzles import add_oracle_verify_parsers
 from ponder.cli.tools import add_bench_parser, add_config_parser, add_parity_parser, demo_command
 from ponder.cli.training import add_eval_solve_parsers, add_train_parser
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_oracle_verify_parsers(sub)
     add_train_parser(sub)
     add_eval_solve_parsers(sub)
+    add_official_parsers(sub)
     add_bench_parser(sub)
     add_parity_parser(sub)
     add_config_parser(sub)

@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from ponder.data import load_split
-from ponder.eval.evaluate import Predictions, evaluate_model, judge, summarise, wilson_interval
+from ponder.eval.evaluate import (
+    Predictions,
+    evaluate_model,
+    judge,
+    label_exact,
+    summarise,
+    wilson_interval,
+)
 from ponder.models.base import ModelOutputs
 from ponder.tasks.maze import MAZE, PATH, WALL
 
@@ -48,6 +55,7 @@ def test_oracle_scores_one_and_copying_scores_zero(tiny_maze_dir):
     split = load_split(tiny_maze_dir, "test")
     report, _, _ = _evaluate(FixedAnswerModel(_oracle), split)
     assert report["exact"] == 1.0 and report["n"] == split.num_examples
+    assert 0 < report["label_exact"] <= 1.0
     report, _, _ = _evaluate(FixedAnswerModel(lambda x: x), split)
     assert report["exact"] == 0.0 and report["connected"] == 0.0 and report["valid"] == 1.0
 
@@ -111,6 +119,19 @@ def test_judge_accepts_any_shortest_path_not_only_the_label():
         verdict = judge(MAZE, split, MAZE.encode(answer)[None], np.array([0]))[0]
         assert verdict["exact"], verdict
     assert not (np.array_equal(top, label) and np.array_equal(left, label))
+    # The official metric wants the label itself: exactly one of the two routes is it.
+    matches = [label_exact(split, MAZE.encode(a)[None], np.array([0])) for a in (top, left)]
+    assert sorted(matches) == [0.0, 1.0]
+
+
+def test_label_exact_skips_ignored_cells():
+    from ponder.data.format import DatasetMetadata, Split
+
+    md = DatasetMetadata(0, -100, 0, 6, 3, 1, 1, 1.0)
+    labels = np.array([[1, 2, -100], [1, 2, 3]])
+    split = Split(md, labels * 0, labels, np.zeros(2, dtype=np.int32), np.arange(3), np.arange(3))
+    answers = np.array([[1, 2, 5], [1, 2, 5]])  # right where counted in row 0 only
+    assert label_exact(split, answers, np.array([0, 1])) == 0.5
 
 
 def test_summarise_counts():

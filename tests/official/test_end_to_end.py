@@ -107,6 +107,8 @@ def test_ponder_gives_the_official_exact_accuracy(judged):
     assert report["n"] == official["count"]  # the same test set, its padding rows not counted
     assert round(report["exact"] * report["n"]) == official["exact_count"]
     assert np.float32(report["exact"]) == np.float32(official["exact_accuracy"])
+    # ponder's label_exact is the official rule itself (every cell equal to the label).
+    assert round(report["label_exact"] * report["n"]) == official["exact_count"]
 
 
 def test_ponder_finds_the_same_exact_mazes(judged):

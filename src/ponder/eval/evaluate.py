@@ -210,6 +210,7 @@ def evaluate_model(
     verdicts = judge(task, split, preds.final, preds.index)
     early = judge(task, split, preds.at_halt, preds.index)
     report = summarise(verdicts, preds, early, n_sup)
+    report["label_exact"] = label_exact(split, preds.final, preds.index)
     report.update(exact_curve(preds, lambda answers: judge(task, split, answers, preds.index)))
     if uses_puzzle_identifiers(model):
         blank = split.metadata.blank_identifier_id or 0
@@ -217,6 +218,19 @@ def evaluate_model(
         blind_verdicts = judge(task, split, blind.final, blind.index)
         report["exact_blank_id"] = _mean_exact(blind_verdicts)
     return report, preds, verdicts
+
+
+def label_exact(split: Split, answers: np.ndarray, index: np.ndarray) -> float:
+    """The official HRM/TRM metric: the share of answers (N, L) equal to their stored label
+    in every counted cell (cells whose label is ignore_label_id do not count). Stricter than
+    `exact` where a puzzle has several right answers (a maze with several shortest routes):
+    the verifier accepts any, the label holds one."""
+    if not len(index):
+        return 0.0
+    labels = split.labels[index]  # (N, L)
+    ignore = split.metadata.ignore_label_id
+    counted = labels != ignore if ignore is not None else np.ones_like(labels, dtype=bool)
+    return float(((answers == labels) | ~counted).all(axis=1).mean())
 
 
 def exact_curve(preds: Predictions, judge_answers: Callable) -> dict:
@@ -281,6 +295,11 @@ def format_report(report: dict, title: str = "") -> str:
         lines.append(
             f"knows done   {100 * report['halted_early']:.1f}% halted before the cap, "
             f"{100 * report['halt_precision']:.1f}% of those right where they halted"
+        )
+    if "label_exact" in report:
+        lines.append(
+            f"label exact  {100 * report['label_exact']:6.2f}%  (every cell equal to the stored "
+            "label: the official HRM/TRM metric)"
         )
     if "exact_by_segments" in report:
         curve = ", ".join(f"{s}: {100 * e:.1f}%" for s, e in report["exact_by_segments"].items())

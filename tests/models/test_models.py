@@ -195,3 +195,25 @@ def test_no_grad_recursions_cut_the_incoming_carry_from_the_graph():
     _, out = one(carry, _batch(2))
     out.logits.float().sum().backward()
     assert carry.z.grad is not None  # with no no-grad recursion the carry is reached
+
+
+@pytest.mark.parametrize("name", ["hrm", "trm"])
+def test_official_sum_order_changes_rounding_only(name):
+    """z + (y + x) against (z + y) + x: the same function, other last bits."""
+    from ponder.models.hrm import HRMConfig
+
+    make = HRMConfig if name == "hrm" else TRMConfig
+    small = dict(hidden_size=32, num_heads=2, expansion=2.0)
+    torch.manual_seed(0)
+    ours = build_model(make(**small), SPEC)
+    official = build_model(make(**small, official_sum_order=True), SPEC)
+    official.load_state_dict(ours.state_dict())
+    batch = {"inputs": torch.randint(0, 6, (3, 49)), "puzzle_identifiers": torch.zeros(3).long()}
+    outs = []
+    for model in (ours, official):
+        carry = model.init_carry(3, "cpu", 49)
+        for _ in range(3):
+            carry, out = model(carry, batch)
+        outs.append(out.logits)
+    assert torch.allclose(outs[0], outs[1], atol=1e-4)
+    assert not torch.equal(outs[0], outs[1])

@@ -173,6 +173,11 @@ class TrunkConfig(FrozenConfig):
     """With mixer mlp, the axis of the RMSNorm after the mixer's residual: hidden (each
     position over its channels, as after attention) or sequence (each channel over the
     positions, as the official TRM code's mlp_t does; set when importing its checkpoints)."""
+    official_sum_order: bool = False
+    """HRM/TRM: inject the input as z + (y + x), the official code's order of the fp32 sums
+    (set when importing an official checkpoint: the forward then agrees bit for bit); false:
+    (z + y) + x, the order every ponder figure before part 14 was measured with. The two
+    differ only in rounding, which over a training run is a different draw."""
     q_pool: Literal["first", "mean"] = "first"
     """Where q_halt reads the state (papers: first)."""
     halt_bias_init: float = -5.0

@@ -76,6 +76,10 @@ class HRM(nn.Module):
         z_L = self.L_init.to(device).expand(shape).clone()
         return HRMCarry(z_H=z_H, z_L=z_L)
 
+    def _inject(self, z_L: torch.Tensor, z_H: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """z_L + z_H + x (B, P + L, D), summed in the order model.official_sum_order picks."""
+        return z_L + (z_H + x) if self.config.official_sum_order else z_L + z_H + x
+
     def forward(
         self, carry: HRMCarry, batch: dict[str, torch.Tensor]
     ) -> tuple[HRMCarry, ModelOutputs]:
@@ -87,11 +91,11 @@ class HRM(nn.Module):
                 for step in range(cfg.L_cycles):
                     last = h == cfg.H_cycles - 1 and step == cfg.L_cycles - 1
                     if not last:
-                        z_L = self.L(z_L + (z_H + x))  # the official code's order of sums
+                        z_L = self.L(self._inject(z_L, z_H, x))
                 if h < cfg.H_cycles - 1:
                     z_H = self.H(z_H + z_L)
         # 1-step gradient: only the final L and H updates are differentiated.
-        z_L = self.L(z_L + (z_H + x))
+        z_L = self.L(self._inject(z_L, z_H, x))
         z_H = self.H(z_H + z_L)
         q_halt, q_continue = self.q_head(z_H)
         logits = self.lm_head(z_H[:, self.prefix :])  # grid positions only: (B, L, V) or pointers

@@ -240,6 +240,7 @@ def config_from_official(arch: Mapping[str, Any]) -> TRMConfig | HRMConfig:
         ffn_multiple_of=256,  # the official SwiGLU rounds up to a multiple of 256
         pos_encoding=_positions(arch, model_name),
         q_continue=True,  # both official q heads have two outputs
+        official_sum_order=True,  # z + (y + x), as the official code sums
         **_puzzle_keys(arch, model_name),
     )
     if model_name == "hrm":

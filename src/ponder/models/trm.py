@@ -103,15 +103,16 @@ class TRM(nn.Module):
         With `cut`, the first n - 1 latent updates run without gradient (1-step gradient).
         `memory`: the demonstrations' cells, attended to in every call of the net."""
         n = self.config.n
-        # y is fixed during the n latent updates, so the injection y + x is added once, and
-        # z + (y + x) is the official code's order: fp32 results then agree bit for bit.
-        injection = y + x  # (B, P + L, D)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not cut):
             for _ in range(n - 1):
-                z = self.net(z + injection, memory=memory)
-        z = self.net(z + injection, memory=memory)
+                z = self.net(self._inject(z, y, x), memory=memory)
+        z = self.net(self._inject(z, y, x), memory=memory)
         y = self.net(y + z, memory=memory)
         return z, y
+
+    def _inject(self, z: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """z + y + x (B, P + L, D), summed in the order model.official_sum_order picks."""
+        return z + (y + x) if self.config.official_sum_order else z + y + x
 
     def forward(
         self, carry: TRMCarry, batch: dict[str, torch.Tensor]

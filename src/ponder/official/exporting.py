@@ -93,10 +93,12 @@ def check_expressible(config: RunConfig, arch: dict, run_dir: Path) -> None:
 
 def _comparable(model) -> dict:
     """The model config without what does not shape the weights or what they compute:
-    halt_bias_init (an initialisation the trained bias replaced), HRM's unused num_layers;
+    halt_bias_init (an initialisation the trained bias replaced), HRM's unused num_layers,
+    official_sum_order (the order of a sum: rounding, not the function);
     puzzle_emb_dim 0 written as the hidden_size it means."""
     values = model.model_dump(mode="json")
     values.pop("halt_bias_init")
+    values.pop("official_sum_order")
     if model.name == "hrm":
         values.pop("num_layers")
     if model.puzzle_emb_len and not model.puzzle_emb_dim:

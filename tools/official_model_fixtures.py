@@ -3,6 +3,9 @@
     python tools/official_model_fixtures.py --hrm /path/to/HRM --trm /path/to/TinyRecursiveModels \
         --out tests/fixtures/official_models
 
+Run it with OMP_NUM_THREADS=1: the training step's gradients are summed in another order
+with more threads, and only one thread gives the committed files byte for byte.
+
 For each tiny config in CONFIGS (TRM with attention, TRM with its MLP mixer `mlp_t`, HRM;
 forward_dtype float32, on a CPU) this script
 
@@ -64,7 +67,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import types
@@ -74,6 +76,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from official_data_fixtures import BadInput, official_commit
 from safetensors.torch import save_file
 
 SEGMENTS = 4
@@ -118,10 +121,6 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
         dict(COMMON, H_cycles=2, L_cycles=2, H_layers=1, L_layers=1, pos_encodings="rope"),
     ),
 }  # fmt: skip
-
-
-class BadInput(Exception):
-    """A mistake in the command line: one line on stderr, exit 2."""
 
 
 # --------------------------------------------------------------------------- official code
@@ -410,27 +409,6 @@ def record_config(
 
 
 # --------------------------------------------------------------------------- the command
-
-
-def official_commit(checkout: Path) -> dict[str, Any]:
-    """The checkout's commit (git rev-parse, or a COMMIT file of an exported tree) and
-    whether its tree differs from that commit (None when not a git checkout)."""
-    git = subprocess.run(
-        ["git", "-C", str(checkout), "rev-parse", "--show-toplevel", "HEAD"],
-        capture_output=True,
-        text=True,
-    )
-    top, _, head = git.stdout.strip().partition("\n")
-    # A tree exported into some other repository's folder must not take that one's commit.
-    if git.returncode == 0 and Path(top).resolve() == checkout.resolve():
-        status = subprocess.run(
-            ["git", "-C", str(checkout), "status", "--porcelain"], capture_output=True, text=True
-        )
-        return {"commit": head, "modified": bool(status.stdout.strip())}
-    commit_file = checkout / "COMMIT"
-    if commit_file.is_file():
-        return {"commit": commit_file.read_text().strip(), "modified": None}
-    raise BadInput(f"{checkout}: not a git checkout and no COMMIT file naming its commit")
 
 
 def check_arguments(checkouts: dict[str, Path], out: Path) -> None:

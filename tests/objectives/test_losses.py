@@ -2,7 +2,7 @@ import torch
 import torch.nn.functional as F
 
 from ponder.models.base import ModelOutputs
-from ponder.objectives.losses import segment_loss
+from ponder.objectives.losses import cell_shares, segment_loss
 from ponder.objectives.token_loss import stablemax_log_probs
 
 
@@ -65,3 +65,12 @@ def test_halting_counts_only_true_decisions():
     # A head that never halts gets no credit for the wrong rows it kept going on.
     never = halting_counts(torch.zeros(4, dtype=torch.bool), torch.zeros(4, dtype=torch.bool))
     assert never["halt_precision"] == (0.0, 0.0) and never["halt_recall"] == (0.0, 0.0)
+
+
+def test_cell_shares_count_labelled_cells_of_each_row():
+    """Row 0: 2 of 3 labelled cells right (its 4th ignored); row 1: all labels ignored."""
+    labels = torch.tensor([[1, 2, 0, -100], [-100, -100, -100, -100]])
+    argmax = torch.tensor([[1, 2, 1, 3], [0, 0, 0, 0]])
+    logits = torch.nn.functional.one_hot(argmax, 4).float()  # (B, L, V)
+    shares = cell_shares(logits, labels, ignore_label=-100)
+    assert torch.allclose(shares, torch.tensor([2 / 3, 0.0]))

@@ -64,6 +64,10 @@ def test_auto_takes_fewshot_for_few_shot_data_and_grid_otherwise(
         ({"fewshot": {"latent_search_steps": 3}}, "'fewshot.latent_search_steps' is for"),
         ({"objective": "fewshot"}, "objective 'fewshot' needs a few-shot dataset"),
         (
+            {"objective": "path", "train": {"official_metrics": True}},
+            "train.official_metrics reads answer cells; objective 'path' has none",
+        ),
+        (
             {"model": {"name": "seq_champion", "hidden_size": 16, "num_heads": 2}},
             "needs a few-shot",
         ),

@@ -19,6 +19,7 @@ from support import run
 
 from ponder.config import config_from_dict
 from ponder.models.official_keys import CHECKPOINT_PREFIX, config_from_official
+from ponder.train.checkpoint import load_checkpoint, save_checkpoint
 
 # The keys the official PretrainConfig requires (HRM's and TRM's alike), besides the data.
 REQUIRED = ("arch", "global_batch_size", "epochs", "lr", "lr_min_ratio", "lr_warmup_steps",
@@ -105,3 +106,21 @@ def test_the_wrong_model_name_is_refused(tmp_path, maze4_dir, capsys):
     run_dir = _imported(tmp_path, "hrm", maze4_dir, capsys)
     args = ["export", "trm", run_dir, "--out", tmp_path / "export"]
     assert_refused(args, capsys, tmp_path, "has model hrm, not trm")
+
+
+def test_a_run_with_an_ema_exports_its_average(tmp_path, maze4_dir, capsys):
+    """Where the checkpoint holds an EMA copy, that is what the export holds (the official
+    TRM saves its EMA copy too): here an EMA set to the weights + 1, told apart from them."""
+    run_dir = _imported(tmp_path, "trm_attention", maze4_dir, capsys)
+    path = run_dir / "checkpoints" / "last.safetensors"
+    tensors, state = load_checkpoint(path)
+    model = {k: v for k, v in tensors.items() if k.startswith("model.")}
+    averaged = {"ema.module." + k.removeprefix("model."): v + 1 for k, v in model.items()}
+    save_checkpoint(path, {**tensors, **averaged}, state)
+    code, _, err = run(["export", "trm", run_dir, "--out", tmp_path / "export"], capsys)
+    assert code == 0, err
+    back = torch.load(tmp_path / "export" / "step_0", weights_only=True)
+    want = {CHECKPOINT_PREFIX + k: v + 1 for k, v in fixture_weights("trm_attention").items()}
+    assert set(back) == set(want)
+    for key, tensor in want.items():
+        assert torch.equal(back[key], tensor.to(back[key].dtype)), key

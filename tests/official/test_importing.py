@@ -77,6 +77,7 @@ def test_the_imported_run_holds_the_official_training_settings(tmp_path, maze4_d
         [0.9, 0.95],
     )
     assert train["steps"] == 4  # pretrain.py's count: 2 epochs x 8 groups x 1 example / 4
+    assert (train["schedule"], train["official_metrics"]) == ("cosine_official", True)
     assert (saved["precision"], saved["data"]["task"]) == ("fp32", "maze")
     _, state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.safetensors")
     assert state["step"] == 0 and state["imported"]["checkpoint"] == str(weights)
@@ -94,6 +95,9 @@ def test_fine_tuning_an_imported_run_takes_a_step(tmp_path, maze4_dir, capsys):
     assert state["step"] == 1
     key = "model.lm_head.weight"
     assert not torch.equal(before[key], after[key]), "the step changed the weights"
+    logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    train = next(r for r in logged if "train/loss" in r)
+    assert {"train/accuracy", "train/q_halt_accuracy"} <= set(train), "the official metrics"
 
 
 def test_overwrite_replaces_an_imported_run(tmp_path, maze4_dir, capsys):

@@ -17,7 +17,8 @@ as the fixtures take no optimizer step either.
 The official head returns sums over the batch and pretrain.py divides them for its log
 (metrics ending in "loss" by the global batch size, the others by `count`); ponder's parts
 are batch means and its metrics (sum, count) pairs. Two official metrics have no ponder
-counterpart (NO_COUNTERPART says why); docs/models.md lists every difference.
+counterpart by default (OFFICIAL_ONLY says why); train.official_metrics logs them too, and
+the tests compare them with it on; docs/official.md lists every difference.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ PUZZLE_ROWS = "inner.puzzle_emb.local_weights"  # the official sparse embedding'
 LOSS_PARTS = {"lm_loss": "lm_loss", "q_halt_loss": "halt_loss", "q_continue_loss": "continue_loss"}
 # official metric -> ponder's (sum, count) metric with the same sum over the halted rows.
 HALTED_SUMS = {"exact_accuracy": "label_exact", "steps": "halt_steps"}
-NO_COUNTERPART = {
+OFFICIAL_ONLY = {
     # ponder's token_acc pools the cells of every row, halted or not.
     "accuracy": "the mean over halted rows of each row's share of right cells",
     # ponder reports halt_precision and halt_recall: counting the rows that rightly did not
@@ -108,6 +109,7 @@ def _official_recipe(arch: dict, tmp_path: Path) -> RunConfig:
         halt_loss_weight=0.5,
         grad_clip=0.0,
         global_batch_size=arch["batch_size"],
+        official_metrics=True,
         **official_train_keys(arch),
     )
     return RunConfig(
@@ -215,6 +217,10 @@ def test_loss_and_metrics_match_the_official_head(config, tmp_path):
             wanted = (official[name], official["count"])
             if have[ours] != wanted:
                 problems.append(f"{where} {name}: (sum, count) {have[ours]} != official {wanted}")
+        for name in OFFICIAL_ONLY:  # train.official_metrics: the same names and sums
+            (value, count), wanted = have[name], official[name]
+            if count != official["count"] or not _close(value, wanted):
+                problems.append(f"{where} {name}: ({value}, {count}) != official {wanted}")
     assert not problems, "\n".join(problems)
 
 
@@ -246,5 +252,5 @@ def test_the_fixtures_make_the_comparison_able_to_fail():
         labels = torch.stack([tensors[f"batch{s}.labels"] for s in range(1, 5)])  # (4, B, L)
         assert ((labels == record["ignore_label_id"]).sum(-1) > 0).all(), config
         assert tensors["grad.inner.lm_head.weight"].abs().max() > 100 * TOLERANCE, config
-        compared = {"count", *LOSS_PARTS, *HALTED_SUMS, *NO_COUNTERPART}
+        compared = {"count", *LOSS_PARTS, *HALTED_SUMS, *OFFICIAL_ONLY}
         assert set(record["segments"][0]["metrics"]) <= compared, config

@@ -1,5 +1,7 @@
 """Training options of part 3: MLM-U hints, warm restarts, label smoothing, maze encoder."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -48,6 +50,23 @@ def test_cosine_with_warm_restarts():
     assert lr_at(10, cfg) == 1.0 and lr_at(110, cfg) == 1.0  # back to the top each cycle
     assert lr_at(60, cfg) == pytest.approx(0.55)  # half a cycle: the midpoint
     assert lr_at(109, cfg) < 0.11
+
+
+def test_the_official_cosine_reads_the_nth_step_at_n():
+    """pretrain.py: rate(n) = lr * n / W for n < W, then cosine at progress (n - W) / (T - W),
+    for its n-th optimizer step (n from 1); ponder's step is n - 1."""
+    base = {"lr": 1.0, "lr_min_ratio": 0.1, "warmup_steps": 10, "steps": 110}
+    official = TrainConfig(**base, schedule="cosine_official")
+    ours = TrainConfig(**base, schedule="cosine")
+
+    def pretrain_rate(n: int) -> float:
+        if n < 10:
+            return n / 10
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (n - 10) / 100))
+
+    for n in (1, 5, 10, 11, 60, 110):
+        assert lr_at(n - 1, official) == pytest.approx(pretrain_rate(n), abs=1e-12), n
+    assert lr_at(10, ours) == 1.0 and lr_at(10, official) < 1.0  # one step behind it
 
 
 def test_label_smoothing_matches_torch():

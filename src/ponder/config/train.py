@@ -102,9 +102,11 @@ class TrainConfig(FrozenConfig):
     """Cosine decays to lr * this."""
     warmup_steps: int = Field(0, ge=0)
     """Steps of linear warmup to lr."""
-    schedule: Literal["cosine", "constant", "cosine_restarts"] = "cosine"
+    schedule: Literal["cosine", "constant", "cosine_restarts", "cosine_official"] = "cosine"
     """Learning rate after warmup (ponder.train.optim): cosine decay over the run,
-    constant, or cosine with warm restarts."""
+    constant, cosine with warm restarts, or cosine_official: the official HRM/TRM
+    pretrain.py's cosine, one step ahead of cosine after the warmup (its n-th step, from 1,
+    reads the rate at n; set when importing an official checkpoint)."""
     restart_every: int = Field(1000, gt=0)
     """Cycle length of cosine_restarts, in steps."""
     restart_mult: float = Field(1.0, ge=1)
@@ -172,6 +174,11 @@ class TrainConfig(FrozenConfig):
     """With progressive_alpha > 0: weight of a stability term, the state's relative change
     over one more segment after the progressive branch, on rows whose answer is exact
     (pushes a solved puzzle to a fixed point); 0: off."""
+    official_metrics: bool = False
+    """Grid objective: also log the official HRM/TRM loss head's two training metrics that
+    ponder does not report, `accuracy` (the mean over halted rows of each row's share of
+    right cells) and `q_halt_accuracy` (halted rows where q_halt >= 0 agrees with "the whole
+    answer is right", hits on rows that rightly did not halt included); set on import."""
     ema: bool = False
     """Keep an exponential moving average of the weights; evaluation uses it and
     checkpoints hold it."""

@@ -69,6 +69,11 @@ class Objective:
         self.task, self.spec = data.task, data.spec
         self.prepare(data)
         self._bind(data)
+        if config.train.official_metrics and type(self).cell_shares is Objective.cell_shares:
+            raise UserError(
+                f"train.official_metrics reads answer cells; objective '{self.name}' has none "
+                "(use objective grid)"
+            )
 
     def _bind(self, data: Dataset) -> None:
         """Build what the loss needs from the run's dataset (subclasses)."""
@@ -124,6 +129,11 @@ class Objective:
         PoH's routing entropy, an LPN's KL); per-row vectors are left to the subclasses."""
         stats = out.stats or {}
         return {k: v.detach().float().mean() for k, v in stats.items() if k not in _PER_ROW}
+
+    def cell_shares(self, out: ModelOutputs, batch: dict) -> torch.Tensor | None:
+        """(B,) each row's share of right answer cells, as the official HRM/TRM loss head
+        counts them (train.official_metrics); None where the formulation has no such cells."""
+        return None
 
     def log_notes(self, step: int, means: dict[str, float]) -> list[str]:
         """Warnings to print with a training log line (none by default)."""

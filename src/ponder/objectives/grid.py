@@ -21,7 +21,7 @@ from ponder.errors import UserError
 from ponder.eval.evaluate import evaluate_model, format_report, keep_givens, write_samples_png
 from ponder.models.base import FrozenConfig
 from ponder.objectives.base import Depth, Judgement, LossResult, Objective
-from ponder.objectives.losses import segment_loss
+from ponder.objectives.losses import cell_shares, segment_loss
 from ponder.objectives.mlm_u import mlm_u_transform
 from ponder.objectives.route_aids import class_weight_table, route_aids_from_config
 
@@ -120,6 +120,10 @@ class GridObjective(Objective):
                 "cannot show one"
             )
         return layout.reveal
+
+    def cell_shares(self, out, batch) -> torch.Tensor:
+        """Over every labelled cell (grid.loss_cells leaves the loss's cells, not these)."""
+        return cell_shares(out.logits, batch["labels"], self._ignore)
 
     def loss(self, out, batch, q_continue_target) -> LossResult:
         tc = self.config.train

@@ -57,6 +57,15 @@ def segment_loss(
     return loss + halt_weight * halt, parts, seq_correct
 
 
+@torch.no_grad()
+def cell_shares(logits: torch.Tensor, labels: torch.Tensor, ignore_label: int) -> torch.Tensor:
+    """(B,) per row: right argmax cells over labelled cells (0 for a row with none), from
+    logits (B, L, V) and labels (B, L)."""
+    mask = labels != ignore_label  # (B, L)
+    right = ((logits.argmax(-1) == labels) & mask).sum(-1).float()
+    return right / mask.sum(-1).clamp(min=1)
+
+
 def halting_terms(
     out: ModelOutputs, correct: torch.Tensor, q_continue_target: torch.Tensor | None
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -13,9 +13,10 @@ key here and nowhere else:
     arch.loss.loss_type -> train.loss               arch.forward_dtype -> precision
     arch.halt_max_steps, halt_exploration_prob, no_ACT_continue -> train.N_sup, ... , halting
 
-and the official code's fixed choices (OFFICIAL_TRAIN): AdamATan2, cosine schedule, sign-SGD
-puzzle table, no gradient clipping, halting loss weight 0.5 (ACTLossHead: lm_loss +
-0.5 x (q_halt + q_continue losses)).
+and the official code's fixed choices (OFFICIAL_TRAIN): AdamATan2, its cosine schedule
+(cosine_official), sign-SGD puzzle table, no gradient clipping, halting loss weight 0.5
+(ACTLossHead: lm_loss + 0.5 x (q_halt + q_continue losses)); an import also logs the
+official training metrics (train.official_metrics).
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ REQUIRED = (
     "weight_decay", "beta1", "beta2", "puzzle_emb_lr", "puzzle_emb_weight_decay",
 )  # fmt: skip
 # What pretrain.py always does, as ponder's train keys (its cosine schedule reaches
-# lr_min_ratio; AdamATan2 decays biases as weights, vector_weight_decay null).
+# lr_min_ratio, counting steps from 1; AdamATan2 decays biases as weights,
+# vector_weight_decay null).
 OFFICIAL_TRAIN = {
-    "schedule": "cosine", "optimizer": "adam_atan2", "vector_weight_decay": None,
+    "schedule": "cosine_official", "optimizer": "adam_atan2", "vector_weight_decay": None,
     "puzzle_emb_optimizer": "signsgd", "grad_clip": 0.0, "halt_loss_weight": 0.5,
     "label_smoothing": 0.0, "label_change_weight": 1.0, "halt_min_steps": 1,
     "random_depth": False, "progressive_segments": 0, "progressive_alpha": None,
@@ -127,6 +129,7 @@ def _train_section(raw: dict[str, Any], steps: int) -> dict[str, Any]:
         "ema": raw.get("ema", False),
         "ema_rate": raw.get("ema_rate", 0.999),
         **official_train_keys(arch),
+        "official_metrics": True,  # the log then has the official accuracy metrics too
     }
 
 

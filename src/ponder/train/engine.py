@@ -178,7 +178,7 @@ class Trainer:
         self.rows.carry, self.rows.steps = carry_detach(carry), steps
         self._decide_halting(out, steps, restart_all=not finite)
         if finite:  # a skipped step's NaN must not poison the logged means
-            self._record(loss, parts, correct, halt_signal(out, self.tc.halting))
+            self._record(loss, parts, correct, out)
 
     def _update(self, loss: torch.Tensor) -> bool:
         """One optimizer step on `loss`, or none when it is NaN or infinite (counted, and
@@ -215,7 +215,7 @@ class Trainer:
         finite = self._update(loss)
         rows.steps = torch.full_like(rows.steps, tc.N_sup)
         if finite:
-            self._record(loss, parts, result.correct, halt_signal(result.outputs, tc.halting))
+            self._record(loss, parts, result.correct, result.outputs)
 
     def _segment(self, steps: torch.Tensor):
         """One model call on the rows and its loss: (carry, outputs, loss, parts, correct)."""
@@ -279,8 +279,9 @@ class Trainer:
         if self.ema is not None:
             self.ema.update(self.model)
 
-    def _record(self, loss, parts, correct, wants_halt) -> None:
+    def _record(self, loss, parts, correct, out) -> None:
         s, halted = self.sums, self.rows.halted
+        wants_halt = halt_signal(out, self.tc.halting)
         for name, (hits, count) in halting_counts(wants_halt, correct).items():
             s.add(name, hits, count)
         s.add_mean("loss", loss, 1.0)  # tensors: read back once per log, not per step
@@ -290,6 +291,17 @@ class Trainer:
         n_done = halted.sum()
         s.add("label_exact", (correct & halted).sum(), n_done)
         s.add("halt_steps", (self.rows.steps * halted).sum(), n_done)
+        if self.tc.official_metrics:
+            self._record_official(out, correct, n_done)
+
+    def _record_official(self, out, correct, n_done) -> None:
+        """train.official_metrics: the official loss head's accuracy and q_halt_accuracy,
+        each summed over the halted rows, as its log divides them by the halted count."""
+        halted = self.rows.halted
+        shares = self.objective.cell_shares(out, self.rows.data)  # (B,)
+        self.sums.add("accuracy", (shares * halted).sum(), n_done)
+        agrees = (out.q_halt >= 0) == correct  # counts a rightly running row as a hit
+        self.sums.add("q_halt_accuracy", (agrees & halted).sum(), n_done)
 
     # ----- the loop ----------------------------------------------------------------------
     def fit(self) -> dict[str, float]:

@@ -63,7 +63,9 @@ def lr_at(
 ) -> float:
     """Linear warmup to the peak rate (cfg.lr), then constant, cosine decay to
     peak * lr_min_ratio, or cosine with warm restarts (back to the peak after cycles of
-    restart_every steps, each restart_mult times longer than the last, after the warmup)."""
+    restart_every steps, each restart_mult times longer than the last, after the warmup).
+    `step` counts from 0; cosine_official is the official pretrain.py's cosine, which reads
+    its n-th step's rate at n (the same warmup, the decay one step further on)."""
     peak = cfg.lr if peak is None else peak
     warmup = cfg.warmup_steps if warmup is None else warmup
     if step < warmup:
@@ -71,6 +73,8 @@ def lr_at(
     if cfg.schedule == "constant":
         return peak
     done = step - warmup
+    if cfg.schedule == "cosine_official":  # pretrain.py's n-th step reads the rate at n
+        done += 1
     if cfg.schedule == "cosine_restarts":
         progress = _cycle_progress(done, cfg.restart_every, cfg.restart_mult)
     else:

@@ -56,3 +56,6 @@ def test_demo_solves_larger_mazes_with_the_same_model(tmp_path, capsys):
     assert list(results["larger"]["exact_by_segments"]) == ["1", "2", "4"]
     table = (tmp_path / "runs" / "demo" / "comparison.md").read_text()
     assert table == format_results(results) + "\n" and "| 11x11 mazes (n 3" in table
+    # the figures depend on the machine (auto precision, bf16 kernels): both are recorded
+    assert results["models"]["trm"]["precision"] == "fp32" and "| precision | fp32 |" in table
+    assert results["machine"]["cpu"] and f"{results['machine']['threads']} threads" in table

@@ -34,7 +34,8 @@ DEFAULT_DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 OUTPUT_FILES = ("comparison.md", "solved_mazes.png", "solved_larger.png", "results.json")
 # Each run's figures that results.json keeps: those comparison.md's table shows, and n.
 RESULT_KEYS = ("params", "n", "exact", "exact_ci_low", "exact_ci_high", "valid", "connected",
-               "optimal", "path_f1", "cell_acc", "halt_steps_mean", "train_seconds")  # fmt: skip
+               "optimal", "path_f1", "cell_acc", "halt_steps_mean", "train_seconds",
+               "precision")  # fmt: skip
 
 
 class DemoDataset(FrozenConfig):
@@ -168,6 +169,9 @@ def judge_run(run_dir: Path) -> dict:
     summary = read_json_file(run_dir / "summary.json")
     report["params"] = summary["params"]
     report["train_seconds"] = summary["train_seconds"]
+    # `precision: auto` times both and keeps the faster, so the choice (and with bf16 the
+    # kernels' rounding) depends on the CPU: the figures are exact only on one machine.
+    report["precision"] = summary["precision"]["name"]
     return report
 
 
@@ -179,7 +183,7 @@ def demo_results(
     table rendered from this dict is the one rendered from the file (a curve's keys are
     strings there)."""
     models = {name: {k: r[k] for k in RESULT_KEYS if k in r} for name, r in reports.items()}
-    results: dict[str, Any] = {"benchmark": "demo", "models": models}
+    results: dict[str, Any] = {"benchmark": "demo", "machine": machine(), "models": models}
     if more is not None and larger is not None:
         results["larger"] = {
             "run": more.run, "size": more.size, "min_path": more.min_path, "n": larger["n"],
@@ -188,20 +192,34 @@ def demo_results(
     return json.loads(json.dumps(results))
 
 
+def machine() -> dict[str, Any]:
+    """What the demo's figures depend on besides the code: the CPU, its threads, torch."""
+    import torch
+
+    from ponder.train.precision import cpu_name
+
+    return {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__}
+
+
 def format_results(results: dict) -> str:
     """comparison.md's table from results.json's figures: the runs side by side, then the
-    larger puzzles' curve in the column of the run that solved them. benchmarks/render_docs.py
-    renders the docs' copy of the table with this function too."""
+    larger puzzles' curve in the column of the run that solved them, then the machine.
+    benchmarks/render_docs.py renders the docs' copy of the table with this function too."""
     table = format_side_by_side(results["models"])
     larger = results.get("larger")
-    if larger is None:
-        return table
-    curve = larger["exact_by_segments"]
-    side, depths = f"{larger['size']}x{larger['size']}", " / ".join(curve)
-    label = f"{side} mazes (n {larger['n']}, paths >= {larger['min_path']}), exact at {depths}"
-    cells = [" / ".join(f"{100 * e:.1f}%" for e in curve.values()) if name == larger["run"] else ""
-             for name in results["models"]]  # fmt: skip
-    return table + f"\n| {label} segments | " + " | ".join(cells) + " |"
+    if larger is not None:
+        curve = larger["exact_by_segments"]
+        side, depths = f"{larger['size']}x{larger['size']}", " / ".join(curve)
+        label = f"{side} mazes (n {larger['n']}, paths >= {larger['min_path']}), exact at {depths}"
+        cells = [" / ".join(f"{100 * e:.1f}%" for e in curve.values())
+                 if name == larger["run"] else "" for name in results["models"]]  # fmt: skip
+        table += f"\n| {label} segments | " + " | ".join(cells) + " |"
+    where = results.get("machine")
+    if where is not None:
+        table += (
+            f"\n\nMeasured on {where['cpu']}, {where['threads']} threads, torch {where['torch']}."
+        )
+    return table
 
 
 def _write_table(out: Path, results: dict) -> str:

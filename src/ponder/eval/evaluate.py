@@ -325,7 +325,7 @@ def format_side_by_side(reports: dict[str, dict]) -> str:
     """A markdown table comparing several runs' reports."""
     names = list(reports)
     keys = ["params", "exact", "exact_ci", "valid", "connected", "optimal", "path_f1", "cell_acc"]
-    keys += ["halt_steps_mean", "train_seconds"]
+    keys += ["halt_steps_mean", "train_seconds", "precision"]
     lines = ["| metric | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for key in keys:
         cells = [_cell(reports[n], key) for n in names]
@@ -342,6 +342,8 @@ def _cell(report: dict, key: str) -> str:
         return ""
     if key in ("params",):
         return f"{int(value):,}"
+    if isinstance(value, str):  # precision
+        return value
     if key in ("halt_steps_mean", "train_seconds"):
         return f"{value:.1f}"
     return f"{100 * value:.2f}%"

@@ -158,7 +158,7 @@ def cache_path() -> Path:
 def machine_key(device: torch.device) -> str:
     """What a measurement depends on besides the model: CPU model, threads, torch."""
     return "|".join(
-        [device.type, _cpu_name(), platform.machine(), str(torch.get_num_threads()),
+        [device.type, cpu_name(), platform.machine(), str(torch.get_num_threads()),
          torch.__version__]
     )  # fmt: skip
 
@@ -169,7 +169,8 @@ def shape_key(device: torch.device, model_config, batch_shape: tuple[int, ...]) 
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), or what platform knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

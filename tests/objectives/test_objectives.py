@@ -235,3 +235,40 @@ def test_open_cell_loss_leaves_the_given_cells_out(tiny_maze_dir, tmp_path, cell
 def test_open_cell_loss_without_keep_givens_is_refused(tiny_maze_dir, tmp_path):
     with pytest.raises(UserError, match="grid.*loss_cells: open .* needs keep_givens: true"):
         tiny_config(tiny_maze_dir, tmp_path / "r", grid={"loss_cells": "open"})
+
+
+_HINTED = {"progressive_alpha": 1.0, "halting": "none"}
+
+
+def test_a_hint_trains_each_depth_towards_the_rules_state_at_that_depth(tiny_maze_dir, tmp_path):
+    """grid.hint: the labels after t segments are the dead-end fill after hint_rate x t
+    rounds; without a hint they are the labels themselves."""
+    from ponder.tasks.maze_hints import hint_labels
+
+    grid = {"hint": "dead_end_fill", "hint_rate": 2}
+    data, objective = open_run_data(
+        tiny_config(tiny_maze_dir, tmp_path / "h", train=_HINTED, grid=grid)
+    )
+    batch = _test_batch(data)
+    rounds = data.task.hint_rounds("dead_end_fill", batch["inputs"], data.spec.grid_shape)
+    assert int(rounds.max()) > 4  # so that depth 1 and 2 differ from the answer
+    for segments in (1, 2, 50):
+        expected = hint_labels(batch["labels"], rounds, 2 * segments)
+        assert torch.equal(objective.targets_at(batch, segments)["labels"], expected)
+    assert not torch.equal(objective.targets_at(batch, 1)["labels"], batch["labels"])
+    assert torch.equal(objective.targets_at(batch, 50)["labels"], batch["labels"])
+    _, plain = open_run_data(tiny_config(tiny_maze_dir, tmp_path / "p", train=_HINTED))
+    assert plain.targets_at(batch, 1) is batch
+
+
+def test_a_hint_is_refused_without_the_progressive_loss_or_on_a_task_without_one(
+    tiny_maze_dir, tmp_path
+):
+    from ponder.data import build_dataset
+
+    grid = {"hint": "dead_end_fill"}
+    with pytest.raises(UserError, match="grid.hint needs train.progressive_alpha"):
+        open_run_data(tiny_config(tiny_maze_dir, tmp_path / "a", grid=grid))
+    routing = build_dataset("routing", tmp_path / "city", train=4, test=2, seed=0, size=6)
+    with pytest.raises(UserError, match="grid.hint: task routing has no hint 'dead_end_fill'"):
+        open_run_data(tiny_config(routing, tmp_path / "b", train=_HINTED, grid=grid))

@@ -35,6 +35,9 @@ class Recorder(torch.nn.Module):
 class TokenLoss:
     """A stand-in objective: mean cross-entropy of the logits against the labels."""
 
+    def targets_at(self, data, segments):
+        return data
+
     def loss(self, out, data, target):
         loss = torch.nn.functional.cross_entropy(out.logits.transpose(1, 2), data["labels"])
         correct = (out.logits.argmax(-1) == data["labels"]).all(-1)
@@ -116,9 +119,10 @@ def test_progressive_depth_is_refused_where_it_means_nothing(keys, words):
         TrainConfig(N_sup=4, **keys)
 
 
-def _dt_config(data_dir, run_dir, **train_keys):
+def _dt_config(data_dir, run_dir, grid=None, **train_keys):
     return config_from_dict(
         {
+            **({"grid": grid} if grid else {}),
             "run_dir": str(run_dir),
             "device": "cpu",
             "precision": "fp32",
@@ -137,8 +141,9 @@ def _dt_config(data_dir, run_dir, **train_keys):
     )
 
 
-def test_the_engine_trains_with_it(tiny_maze_dir, tmp_path):
-    run_dir = train(_dt_config(tiny_maze_dir, tmp_path / "run", progressive_alpha=0.5))
+@pytest.mark.parametrize("grid", [None, {"hint": "dead_end_fill"}])
+def test_the_engine_trains_with_it(tiny_maze_dir, tmp_path, grid):
+    run_dir = train(_dt_config(tiny_maze_dir, tmp_path / "run", grid, progressive_alpha=0.5))
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     assert any('"train/loss_full"' in line and '"train/loss_progressive"' in line for line in lines)
 
@@ -218,3 +223,19 @@ def test_the_engine_trains_with_the_stability_term(tiny_maze_dir, tmp_path):
     config = _dt_config(tiny_maze_dir, tmp_path / "run", progressive_alpha=0.5, stability_weight=1)
     lines = (train(config) / "metrics.jsonl").read_text().splitlines()
     assert any('"train/loss_stability"' in line for line in lines)
+
+
+def test_each_branch_is_trained_towards_the_targets_at_its_depth(monkeypatch):
+    """grid.hint's contract with the loss: the full branch asks the objective for its
+    targets at N_sup segments, the progressive branch at n + k."""
+    model, data, fresh = _setup()
+    monkeypatch.setattr(progressive, "draw_depths", lambda segments, deepest=None: (1, 2))
+    asked = []
+
+    class Hinted(TokenLoss):
+        def targets_at(self, batch, segments):
+            asked.append(segments)
+            return batch
+
+    progressive.progressive_loss(model, fresh, Hinted(), data, 4, alpha=0.5)
+    assert asked == [4, 3]

@@ -130,6 +130,11 @@ class Objective:
         stats = out.stats or {}
         return {k: v.detach().float().mean() for k, v in stats.items() if k not in _PER_ROW}
 
+    def targets_at(self, batch: dict, segments: int) -> dict:
+        """The batch whose labels the answer after `segments` segments is trained towards:
+        the batch itself, or with grid.hint an exact rule's state at that depth."""
+        return batch
+
     def cell_shares(self, out: ModelOutputs, batch: dict) -> torch.Tensor | None:
         """(B,) each row's share of right answer cells, as the official HRM/TRM loss head
         counts them (train.official_metrics); None where the formulation has no such cells."""

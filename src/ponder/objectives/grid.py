@@ -52,6 +52,14 @@ class GridConfig(FrozenConfig):
     and G) from the input into the answer, the model's tokens elsewhere, so an answer is
     judged on the cells the puzzle leaves open. Off: the model's tokens everywhere. The
     verifier judges the whole answer either way."""
+    hint: Literal["dead_end_fill"] | None = None
+    """Algorithm hints (extra supervision from the oracle; report runs with it as such): the
+    answer after t segments is trained towards an exact rule's state after hint_rate x t
+    rounds instead of the final answer (the same once the rule has finished). Mazes:
+    dead_end_fill (ponder.tasks.maze_hints: every open cell not yet filled is route). Needs
+    train.progressive_alpha, whose branches know their depth. null: off."""
+    hint_rate: int = Field(1, ge=1, le=64)
+    """Rounds of the hint's rule per segment."""
     loss_cells: Literal["all", "open"] = "all"
     """Which cells the token loss counts: all, or open: only those the puzzle leaves open
     (not a given cell in the input), as DeepThinking trains mazes. open needs keep_givens,
@@ -94,6 +102,36 @@ class GridObjective(Objective):
         self._reveal = self._mlm_u_tokens(data.task)
         self._decode = self._givens_kept(data.task)
         self._given = torch.tensor(data.task.given_tokens) if self._decode else None
+        self._hint = self._hint_rule(data)
+        self._hint_cache: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def _hint_rule(self, data):
+        """grid.hint's name and the grid shape, after checking the task and the recipe."""
+        hint = self.settings.hint
+        if hint is None:
+            return None
+        if hint not in getattr(data.task, "hints", ()):
+            raise UserError(f"grid.hint: task {data.task.name} has no hint {hint!r}")
+        if self.config.train.progressive_alpha is None:
+            raise UserError(
+                "grid.hint needs train.progressive_alpha (its branches know each answer's depth)"
+            )
+        return hint, tuple(data.spec.grid_shape)
+
+    def targets_at(self, batch: dict, segments: int) -> dict:
+        if self._hint is None:
+            return batch
+        inputs = batch["inputs"]  # (B, L); the rule's rounds are computed once per batch
+        if self._hint_cache is None or self._hint_cache[0] is not inputs:
+            self._hint_cache = (
+                inputs,
+                self.task.hint_rounds(*self._hint[:1], inputs, self._hint[1]),
+            )
+        done = segments * self.settings.hint_rate
+        return {
+            **batch,
+            "labels": self.task.hint_labels(batch["labels"], self._hint_cache[1], done),
+        }
 
     @property
     def decode(self):

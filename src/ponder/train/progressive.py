@@ -10,7 +10,9 @@ segments, with gradient through every segment of each branch:
 
     loss = (1 - alpha) * full + alpha * progressive
 
-n and k are drawn once per batch, as the published trainer does. train.progressive_depth D
+n and k are drawn once per batch, as the published trainer does. Each answer is trained
+towards objective.targets_at(batch, its depth): the labels, or with grid.hint an exact
+rule's state after that many segments (ponder.tasks.maze_hints). train.progressive_depth D
 (> N) draws n ~ U{0..D-1} and k ~ U{1..min(N, D-n)} instead: the model is also trained from
 states deeper than the training depth, where a model judged on larger grids runs. The
 progressive branch teaches the model to go on from states it reached itself, so that iterating past the
@@ -85,7 +87,7 @@ def progressive_loss(
     terms, logged = [], None
     if alpha < 1:
         _, full = run_segments(net, fresh_carry(), data, segments)
-        loss, parts, correct = objective.loss(full, data, None)
+        loss, parts, correct = objective.loss(full, objective.targets_at(data, segments), None)
         terms.append((1 - alpha) * loss)
         logged = (full, parts, correct)
         parts["loss_full"] = loss.detach()
@@ -94,7 +96,7 @@ def progressive_loss(
         with torch.no_grad():
             carry, _ = run_segments(net, fresh_carry(), data, n)
         carry, out = run_segments(net, carry_detach(carry), data, k)
-        loss, parts, correct = objective.loss(out, data, None)
+        loss, parts, correct = objective.loss(out, objective.targets_at(data, n + k), None)
         terms.append(alpha * loss)
         if logged is None:
             logged = (out, parts, correct)

@@ -65,7 +65,7 @@ def load_run(
         if isinstance(raw.get(section, {}), dict):  # else the config check names the section
             raw[section] = {**raw.get(section, {}), name: value}
     config = config_from_dict(raw)
-    runtime = make_runtime(device or config.device, config.precision)
+    runtime = make_runtime(device or config.device, config.precision, config.flush_denormal)
     data, objective = open_run_data(config, data_path, any_size=data_path is not None)
     path = checkpoint_path(run_dir, "best")
     if not path.exists():

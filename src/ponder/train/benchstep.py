@@ -27,7 +27,7 @@ def bench_step(config: RunConfig, warmup: int, steps: int) -> StepBenchResult:
         raise UserError(f"--steps must be in 1..{MAX_BENCH_STEPS} (timed steps), got {steps}")
     if not 0 <= warmup <= MAX_BENCH_STEPS:
         raise UserError(f"--warmup must be in 0..{MAX_BENCH_STEPS} (untimed steps), got {warmup}")
-    runtime = make_runtime(config.device, config.precision)
+    runtime = make_runtime(config.device, config.precision, config.flush_denormal)
     data, objective = open_run_data(config)
     check_model_fits(config, data.spec, runtime.device)
     seed_everything(config.seed, deterministic=False)

@@ -60,7 +60,7 @@ def train(
     config: RunConfig, *, resume: bool = False, overwrite: bool = False, quiet: bool = False
 ) -> Path:
     """Train a run from its config; returns the run directory."""
-    runtime = make_runtime(config.device, config.precision)
+    runtime = make_runtime(config.device, config.precision, config.flush_denormal)
     data, objective = open_run_data(config)  # before the run directory: they may refuse
     stages = open_stages(config, data, objective)  # the curriculum's datasets, then data
     skipped = skipped_evaluation(config, stages)

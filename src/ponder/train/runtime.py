@@ -92,7 +92,12 @@ def init_distributed(device: torch.device) -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def make_runtime(device: str, precision: str) -> Runtime:
+def make_runtime(device: str, precision: str, flush_denormal: bool = False) -> Runtime:
+    """The device, dtype and ranks of a run; call it before any parallel torch op, so that
+    `flush_denormal` (subnormals as zero) reaches the CPU thread pool, which copies the
+    floating-point mode of the thread that starts it."""
+    if flush_denormal:
+        torch.set_flush_denormal(True)
     dev = pick_device(device)
     rank, world = init_distributed(dev)
     return Runtime(device=dev, dtype=pick_dtype(precision, dev), rank=rank, world_size=world)

@@ -123,10 +123,8 @@ class GridObjective(Objective):
             return batch
         inputs = batch["inputs"]  # (B, L); the rule's rounds are computed once per batch
         if self._hint_cache is None or self._hint_cache[0] is not inputs:
-            self._hint_cache = (
-                inputs,
-                self.task.hint_rounds(*self._hint[:1], inputs, self._hint[1]),
-            )
+            name, shape = self._hint
+            self._hint_cache = (inputs, self.task.hint_rounds(name, inputs, shape))
         done = segments * self.settings.hint_rate
         return {
             **batch,

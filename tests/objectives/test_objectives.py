@@ -243,14 +243,14 @@ _HINTED = {"progressive_alpha": 1.0, "halting": "none"}
 def test_a_hint_trains_each_depth_towards_the_rules_state_at_that_depth(tiny_maze_dir, tmp_path):
     """grid.hint: the labels after t segments are the dead-end fill after hint_rate x t
     rounds; without a hint they are the labels themselves."""
-    from ponder.tasks.maze_hints import hint_labels
+    from ponder.tasks.maze_hints import hint_labels, hint_rounds
 
     grid = {"hint": "dead_end_fill", "hint_rate": 2}
     data, objective = open_run_data(
         tiny_config(tiny_maze_dir, tmp_path / "h", train=_HINTED, grid=grid)
     )
     batch = _test_batch(data)
-    rounds = data.task.hint_rounds("dead_end_fill", batch["inputs"], data.spec.grid_shape)
+    rounds = hint_rounds("dead_end_fill", batch["inputs"], data.spec.grid_shape)
     assert int(rounds.max()) > 4  # so that depth 1 and 2 differ from the answer
     for segments in (1, 2, 50):
         expected = hint_labels(batch["labels"], rounds, 2 * segments)

@@ -9,7 +9,7 @@ import torch
 
 from ponder.errors import UserError
 from ponder.tasks.maze import GOAL, OPEN, PATH, START, WALL, MazeTask
-from ponder.tasks.maze_hints import fill_rounds, hint_labels
+from ponder.tasks.maze_hints import fill_rounds, hint_labels, hint_rounds
 
 TASK = MazeTask()
 
@@ -82,6 +82,6 @@ def test_loops_are_never_filled_and_the_hint_still_ends_at_the_answer():
 
 def test_the_task_names_its_hints_and_refuses_others():
     puzzles, _ = _mazes(7, 2, seed=0)
-    assert TASK.hint_rounds("dead_end_fill", puzzles.view(2, -1), (7, 7)).shape == (2, 49)
+    assert hint_rounds("dead_end_fill", puzzles.view(2, -1), (7, 7)).shape == (2, 49)
     with pytest.raises(UserError, match="task maze has no hint 'bfs'"):
-        TASK.hint_rounds("bfs", puzzles.view(2, -1), (7, 7))
+        hint_rounds("bfs", puzzles.view(2, -1), (7, 7))

@@ -24,6 +24,7 @@ from ponder.objectives.base import Depth, Judgement, LossResult, Objective
 from ponder.objectives.losses import cell_shares, segment_loss
 from ponder.objectives.mlm_u import mlm_u_transform
 from ponder.objectives.route_aids import class_weight_table, route_aids_from_config
+from ponder.tasks.maze_hints import hint_labels, hint_rounds
 
 
 class GridConfig(FrozenConfig):
@@ -124,11 +125,11 @@ class GridObjective(Objective):
         inputs = batch["inputs"]  # (B, L); the rule's rounds are computed once per batch
         if self._hint_cache is None or self._hint_cache[0] is not inputs:
             name, shape = self._hint
-            self._hint_cache = (inputs, self.task.hint_rounds(name, inputs, shape))
+            self._hint_cache = (inputs, hint_rounds(name, inputs, shape))
         done = segments * self.settings.hint_rate
         return {
             **batch,
-            "labels": self.task.hint_labels(batch["labels"], self._hint_cache[1], done),
+            "labels": hint_labels(batch["labels"], self._hint_cache[1], done),
         }
 
     @property

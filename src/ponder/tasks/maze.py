@@ -54,23 +54,7 @@ class MazeTask:
     route_layout = RouteLayout(PATH, (START, GOAL), (), header_rows=0, reveal=(OPEN, PATH))
     path_answers = True  # the answer is the route S ... G (ponder.tasks.maze_path)
     given_tokens = (WALL, START, GOAL)  # an answer keeps these cells of the puzzle
-    hints = ("dead_end_fill",)  # grid.hint: an exact rule's intermediate states
-
-    def hint_rounds(self, hint: str, inputs: Any, shape: tuple[int, int]) -> Any:
-        """(B, L) torch: the round at which `hint`'s rule settles each cell of the puzzles
-        `inputs` (B, L) on grids of `shape` (0: never); ponder.tasks.maze_hints."""
-        from ponder.tasks.maze_hints import fill_rounds
-
-        if hint not in self.hints:
-            raise UserError(f"task maze has no hint {hint!r} (it has: {', '.join(self.hints)})")
-        return fill_rounds(inputs.view(-1, *shape)).view(inputs.shape)
-
-    def hint_labels(self, labels: Any, rounds: Any, rounds_done: int) -> Any:
-        """(B, L) torch: the hint's answer after `rounds_done` rounds, from the answers
-        `labels` (B, L) and hint_rounds' `rounds` (B, L)."""
-        from ponder.tasks.maze_hints import hint_labels
-
-        return hint_labels(labels, rounds, rounds_done)
+    hints = ("dead_end_fill",)  # grid.hint: ponder.tasks.maze_hints
 
     # ----------------------------------------------------------------- generation
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ponder.errors import UserError
 from ponder.tasks.maze import GOAL, OPEN, PATH, START
 
 HINTS = ("dead_end_fill",)
@@ -52,3 +53,11 @@ def hint_labels(labels: torch.Tensor, rounds: torch.Tensor, rounds_done: int) ->
     of the puzzles, flattened as the labels are."""
     pending = rounds > rounds_done  # (B, L): an open cell not filled yet
     return torch.where(pending, torch.full_like(labels, PATH), labels)
+
+
+def hint_rounds(hint: str, inputs: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """(B, L): the round at which `hint`'s rule settles each cell of the puzzles `inputs`
+    (B, L) on grids of `shape` (0: never)."""
+    if hint not in HINTS:
+        raise UserError(f"task maze has no hint {hint!r} (it has: {', '.join(HINTS)})")
+    return fill_rounds(inputs.view(-1, *shape)).view(inputs.shape)

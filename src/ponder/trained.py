@@ -185,6 +185,7 @@ def trace_run(run: TrainedRun, out: Path, segments: int | str | None = None) -> 
         trace = trace_split(
             run.model, run.data.task, run.data.test, segments=depth.segments,
             batch_size=depth.batch_size, device=depth.device, decode=run.objective.decode,
+            hint=run.objective.targets_at if run.config.grid.hint else None,
         )  # fmt: skip
     trace["data"] = str(run.data.root)
     atomic_write_text(out, json.dumps(trace) + "\n")

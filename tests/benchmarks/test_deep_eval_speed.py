@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+from benchmark_scripts import assert_refused, load
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))  # the script imports its sibling runs.py
-spec = importlib.util.spec_from_file_location("deep_eval_speed", BENCHMARKS / "deep_eval_speed.py")
-speed = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(speed)
+speed = load("deep_eval_speed")
 
 
 def test_modes_run_fixed_depth_or_stop_converged_puzzles_at_the_cap():
@@ -40,14 +33,4 @@ def test_table_has_one_row_per_measurement():
     ],
 )
 def test_bad_arguments_exit_2(argv, tmp_path, monkeypatch, capsys):
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "config.yaml").write_text("name: x\n")
-    argv = [
-        str(run) if a == "RUN" else str(tmp_path / a) if a == "no_such_run" else a for a in argv
-    ]
-    monkeypatch.setattr(sys, "argv", ["deep_eval_speed.py", *argv])
-    with pytest.raises(SystemExit) as exit_:
-        speed.main()
-    assert exit_.value.code == 2
-    assert capsys.readouterr().err.startswith("error: ")
+    assert_refused(speed, argv, tmp_path, monkeypatch, capsys)

@@ -17,6 +17,7 @@ from ponder.eval.evaluate import keep_givens
 from ponder.eval.trace import classify, trace_puzzle, trace_split
 from ponder.models.base import ModelOutputs
 from ponder.tasks.maze import MAZE, PATH
+from ponder.tasks.maze_hints import hint_labels, hint_rounds
 from ponder.train.launch import train
 
 # A 5x5 maze: S at the top left, G at the bottom right, one route along the top and right.
@@ -133,3 +134,39 @@ def test_the_trace_judges_the_answers_that_evaluation_judges(tiny_maze_dir, kept
         decode=decode,
     )  # fmt: skip
     assert trace["summary"]["exact_by_segment"] == ([1.0, 1.0] if kept else [0.0, 0.0])
+
+
+def _fill_hint(batch: dict, segments: int) -> dict:
+    """Dead-end filling's state after `segments` rounds (hint_rate 1), as the objective's
+    targets_at gives it."""
+    side = int(batch["inputs"].shape[1] ** 0.5)
+    rounds = hint_rounds("dead_end_fill", batch["inputs"], (side, side))
+    return {**batch, "labels": hint_labels(batch["labels"], rounds, segments)}
+
+
+class _Filling(torch.nn.Module):
+    """Answers dead-end filling's state after as many rounds as segments it has run."""
+
+    def init_carry(self, batch_size, device, seq_len=None):
+        return _State(z=torch.zeros(batch_size, 1))
+
+    def forward(self, carry, batch):
+        done = int(carry.z[0]) + 1
+        logits = torch.nn.functional.one_hot(_fill_hint(batch, done)["labels"], 6).float()
+        return _State(z=carry.z + 1), ModelOutputs(logits=logits, q_halt=torch.zeros(len(logits)))
+
+
+def test_a_model_that_fills_round_by_round_stays_on_the_hint(tiny_maze_dir):
+    split = open_dataset(tiny_maze_dir).test
+    args = {"segments": 12, "batch_size": 4, "device": torch.device("cpu"), "hint": _fill_hint}
+    filling = trace_split(_Filling(), MAZE, split, **args)
+    assert filling["summary"]["on_hint_by_segment"] == [1.0] * 12
+    assert all(p["cells_off_hint"] == [0] * 12 for p in filling["puzzles"])
+    # the answer from the first segment is off the hint until the fill has ended
+    answering = trace_split(_RightOnOpenCells(), MAZE, split, **args, decode=keep_givens(
+        MAZE.given_tokens))  # fmt: skip
+    first = [p["cells_off_hint"][0] for p in answering["puzzles"]]
+    assert min(first) > 0 and answering["summary"]["on_hint_by_segment"][0] == 0.0
+    assert answering["summary"]["exact_by_segment"][0] == 1.0
+    assert "cells_off_hint" not in trace_split(_Filling(), MAZE, split, segments=2,
+        batch_size=4, device=torch.device("cpu"))["puzzles"][0]  # fmt: skip

@@ -11,6 +11,11 @@ exact:
 - "wrong fixed point": its answer did not change in the window.
 A task with an `error_sites(puzzle, answer)` method (mazes) adds where the wrong cells sit.
 
+A run trained with an algorithm hint (grid.hint) also records, per segment, the cells where
+the answer differs from the hint rule's state after that segment ("cells_off_hint"; the
+summary's "on_hint_by_segment": the share of puzzles exactly on it): whether the model
+computes the rule round by round, or only ends where it ends.
+
 The trace is a JSON file: "puzzles" (one record per puzzle, lists by segment), "summary"
 (counts of each class, mean first exact segment, exact by segment).
 """
@@ -36,10 +41,13 @@ MAX_PERIOD = 4  # answers that repeat with a period of 2..4 segments are a cycle
 def trace_split(
     model: nn.Module, task, split: Split, *, segments: int, batch_size: int,
     device: torch.device, window: int = 3, limit: int = 0, decode: Callable | None = None,
+    hint: Callable | None = None,
 ) -> dict:  # fmt: skip
     """Run every example (the first `limit`, 0: all) for `segments` segments and trace it.
     `decode(tokens (B, L), batch)` turns each segment's argmax tokens into the answer judged
-    (grid.keep_givens: the given cells copied from the input), as evaluation does."""
+    (grid.keep_givens: the given cells copied from the input), as evaluation does.
+    `hint(batch, t)`: the batch with its labels replaced by the hint rule's state after t
+    segments (the objective's targets_at), to count the cells off it."""
     shape = task.grid_shape(split.metadata.seq_len)
     records = []
     for batch in eval_batches(split, batch_size):
@@ -47,6 +55,7 @@ def trace_split(
             break
         batch = {k: v.to(device) for k, v in batch.items()}
         answers, changes = _run(model, batch, segments, decode)  # (B, S, L), (B, S)
+        off_hint = _cells_off_hint(hint, batch, answers) if hint else None  # (B, S)
         for row, index in enumerate(batch["index"].tolist()):
             puzzle = task.decode(split.inputs[index], shape)
             reference = task.decode(split.labels[index], shape)
@@ -55,6 +64,8 @@ def trace_split(
                 trace_puzzle(task, (inputs, puzzle, reference), answers[row], changes[row], window)
             )
             records[-1]["index"] = index
+            if off_hint is not None:
+                records[-1]["cells_off_hint"] = off_hint[row].tolist()
     records = records[: limit or None]
     return {
         "segments": segments,
@@ -83,6 +94,16 @@ def _run(model: nn.Module, batch: dict, segments: int, decode) -> tuple[np.ndarr
         changes.append(change.float().cpu())
         before = after
     return torch.stack(answers, 1).numpy(), torch.stack(changes, 1).numpy()
+
+
+def _cells_off_hint(hint: Callable, batch: dict, answers: np.ndarray) -> np.ndarray:
+    """(B, S): per segment t, the cells where the answer (B, S, L) differs from the hint
+    rule's state after t segments."""
+    off = [
+        (torch.as_tensor(answers[:, s]).long() != hint(batch, s + 1)["labels"].cpu()).sum(-1)
+        for s in range(answers.shape[1])
+    ]
+    return torch.stack(off, 1).numpy()
 
 
 def trace_puzzle(task, example: tuple, answers, changes, window: int) -> dict:
@@ -143,6 +164,10 @@ def summarise(records: list[dict]) -> dict:
         "exact_by_segment": by_segment,
         "lost_after_exact": sum(1 for r in records if r["first_exact"] and not r["exact"][-1]),
     }
+    if records and "cells_off_hint" in records[0]:
+        summary["on_hint_by_segment"] = [
+            float(np.mean([r["cells_off_hint"][s] == 0 for r in records])) for s in range(depth)
+        ]
     sites = [r["errors"] for r in records if "errors" in r]
     if sites:
         summary["errors"] = {k: float(np.mean([s[k] for s in sites])) for k in sites[0]}
@@ -159,6 +184,11 @@ def format_summary(summary: dict) -> str:
             f"             first exact at segment {summary['first_exact_mean']:.1f} on average; "
             f"{summary['lost_after_exact']} exact once but not at the end"
         )
+    if "on_hint_by_segment" in summary:
+        on_hint = summary["on_hint_by_segment"]
+        marks = sorted({1, len(on_hint) // 4, len(on_hint) // 2, len(on_hint)} - {0})
+        shown = ", ".join(f"{100 * on_hint[m - 1]:.1f}% at {m}" for m in marks)
+        lines.append(f"             on the hint's state (every cell): {shown}")
     if "errors" in summary:
         shown = ", ".join(f"{k} {v:.2f}" for k, v in summary["errors"].items())
         lines.append(f"             wrong cells: {shown}")

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
 from ponder.data import build_dataset
-from ponder.eval.evaluate import wilson_interval
-from runs import ponder, refuse
+from runs import ponder, refuse, seed_spread
 
 PRESET = Path("configs/maze_extrapolate.yaml")  # --config picks another (configs/maze_dt.yaml)
 # The preset's training data: the demo's, 11x11 perfect mazes with paths of at least 10 moves.
@@ -128,16 +126,10 @@ def summarise(results: list[dict], depths: list[str]) -> dict:
         n = sum(r["n"] for r in mine)
         row = {}
         for depth in depths:
-            exact = [r["exact_by_segments"][depth] for r in mine]
-            hits = sum(round(e * r["n"]) for e, r in zip(exact, mine, strict=True))
-            mean = sum(exact) / len(exact)
-            sd = math.sqrt(sum((e - mean) ** 2 for e in exact) / max(1, len(exact) - 1))
-            row[depth] = {
-                "per_seed": exact,
-                "mean": mean,
-                "sd": sd,
-                "ci": list(wilson_interval(hits, n)),
-            }
+            at_depth = [{"exact": r["exact_by_segments"][depth], "n": r["n"]} for r in mine]
+            mean, sd, ci, _ = seed_spread(at_depth)
+            row[depth] = {"per_seed": [r["exact"] for r in at_depth], "mean": mean, "sd": sd,
+                          "ci": ci}  # fmt: skip
         table[name] = {"n": n, "depths": row, "halt_precision": [r["halt_precision"] for r in mine]}
         if all("stable" in r for r in mine):
             table[name]["stable"] = {

@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 from deep_eval_speed import test_set, timed_eval
 
-from ponder.eval.evaluate import wilson_interval
 from ponder.fileio import atomic_write_text
 from ponder.tasks.maze import MAX_SIZE, MIN_SIZE
-from runs import refuse
+from runs import refuse, seed_spread
 
 RULES = ("stable", "converged", "confidence", "q")
 
@@ -59,13 +57,9 @@ def summarise(rows: list[dict]) -> dict[int, dict]:
     table = {}
     for side in dict.fromkeys(r["side"] for r in rows):
         mine = [r for r in rows if r["side"] == side]
-        exact = [r["exact"] for r in mine]
-        mean = sum(exact) / len(exact)
-        sd = math.sqrt(sum((e - mean) ** 2 for e in exact) / max(1, len(exact) - 1))
-        hits = sum(round(r["exact"] * r["n"]) for r in mine)
-        table[side] = {"per_seed": exact, "mean": mean, "sd": sd,
-                       "ci": list(wilson_interval(hits, sum(r["n"] for r in mine))),
-                       "n": mine[0]["n"], "cap": mine[0]["cap"]}  # fmt: skip
+        mean, sd, ci, _ = seed_spread(mine)
+        table[side] = {"per_seed": [r["exact"] for r in mine], "mean": mean, "sd": sd,
+                       "ci": ci, "n": mine[0]["n"], "cap": mine[0]["cap"]}  # fmt: skip
     return table
 
 

@@ -59,16 +59,24 @@ def train_and_judge(name: str, preset, overrides: list[str], run_dir: Path, thre
     }
 
 
+def seed_spread(runs: list[dict]) -> tuple[float, float, list[float], int]:
+    """Over runs of one recipe (each with "exact" and "n"): the mean of the seeds' exact,
+    its sample sd, the pooled Wilson 95% interval over all answers, and that answer count."""
+    exact = [r["exact"] for r in runs]
+    n = sum(r["n"] for r in runs)
+    hits = sum(round(r["exact"] * r["n"]) for r in runs)
+    mean = sum(exact) / len(exact)
+    sd = math.sqrt(sum((e - mean) ** 2 for e in exact) / max(1, len(exact) - 1))
+    return mean, sd, list(wilson_interval(hits, n)), n
+
+
 def summarise(runs: list[dict]) -> dict:
     """Per model: seeds' exact, their mean and spread, and the pooled CI over all answers."""
     table = {}
     for name in dict.fromkeys(r["model"] for r in runs):
         mine = [r for r in runs if r["model"] == name]
         exact = [r["exact"] for r in mine]
-        n = sum(r["n"] for r in mine)
-        hits = sum(round(r["exact"] * r["n"]) for r in mine)
-        mean = sum(exact) / len(exact)
-        sd = math.sqrt(sum((e - mean) ** 2 for e in exact) / max(1, len(exact) - 1))
+        mean, sd, ci, n = seed_spread(mine)
         table[name] = {
             "params": mine[0]["params"],
             "steps": mine[0]["steps"],
@@ -76,7 +84,7 @@ def summarise(runs: list[dict]) -> dict:
             "exact_per_seed": exact,
             "exact_mean": mean,
             "exact_sd": sd,
-            "pooled_ci": list(wilson_interval(hits, n)),
+            "pooled_ci": ci,
             "n_answers": n,
         }
     return table
